@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0
+# ksm-wp-reuse: reuse single-mapped KSM pages on write faults, in Rust, on
+# Linux 7.3. `make run` and `make test` are all a new user needs: each runs
+# whatever earlier step is missing. Heavy state (tools, kernel tree, build)
+# lives in $(CACHE_DIR), outside this clone.
+#
+# Variables: KERNEL_SRC=/path/to/linux-7.3 (default: Debian's linux-source-7.3)
+#            VM_ACCEL=auto|kvm|tcg, CACHE_DIR=...
+
+S := scripts
+export KERNEL_SRC VM_ACCEL CACHE_DIR
+
+.PHONY: help run test setup tree overlay config kernel selftests shell clean distclean
+
+help:
+	@sed -n 's/^## //p' README.md 2>/dev/null || true
+	@echo "targets: run test setup tree overlay config kernel selftests shell clean distclean"
+
+## make run    build everything missing, boot the kernel, run the demo
+run: kernel
+	$(S)/vm.sh /bin/sh -c 'dmesg | grep "ksm-wp-reuse overlay"'
+
+## make test   everything CI runs; last line "N passed, N failed, N skipped"
+test: kernel
+	$(S)/test.sh
+
+## make setup  install the tools (Debian packages, bindgen, libclang, virtme-ng)
+setup:
+	$(S)/setup.sh
+
+## make tree   fetch Linux 7.3 (or import KERNEL_SRC) into the cache
+tree: setup
+	$(S)/kernel-tree.sh
+
+## make overlay  lay the project's files and patches onto the tree
+overlay: tree
+	$(S)/overlay.sh
+
+config: overlay
+	$(S)/config.sh
+
+## make kernel  configure and build (incremental)
+kernel: config
+	$(S)/build.sh
+
+## make shell  an interactive shell in the guest
+shell: kernel
+	$(S)/vm.sh
+
+## make clean  remove the build output (the next build is cold)
+clean:
+	. $(S)/lib.sh; step "Removing $$KOUT"; rm -rf "$$KOUT"
+
+## make distclean  remove the whole cache (tools venv, kernel trees, builds)
+distclean:
+	. $(S)/lib.sh; step "Removing $$CACHE_DIR"; rm -rf "$$CACHE_DIR"

@@ -1,0 +1,50 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Configure the build directory: virtme-ng's defconfig, then the project's
+# .config.fragment and the mm selftests' own config merged with the kernel's
+# merge_config.sh, then olddefconfig. Every option of .config.fragment must
+# hold its value in the result. Skipped when no input changed, so an
+# unchanged tree rebuilds nothing.
+. "$(dirname "$0")/lib.sh"
+rust_env
+
+fragments=("$PROJECT_DIR/.config.fragment" "$KTREE/tools/testing/selftests/mm/config")
+for f in ${EXTRA_FRAGMENTS:-}; do fragments+=("$f"); done
+
+inputs=$(cat "${fragments[@]}" "$KTREE/.git/ksm-wp-source"; git -C "$KTREE" rev-parse HEAD)
+hash=$(printf '%s\n' "$inputs" | sha1sum | cut -c1-40)
+if [ -f "$KOUT/.config" ] && [ "$(cat "$KOUT/.ksm-wp-config-hash" 2>/dev/null)" = "$hash" ]; then
+	info "config: up to date ($KOUT/.config)"
+	exit 0
+fi
+
+step "Configuring $KOUT"
+mkdir -p "$KOUT"
+rm -f "$KOUT/.ksm-wp-config-hash"
+(cd "$KTREE" && virtme-configkernel --defconfig O="$KOUT" >"$KOUT/config.log" 2>&1) ||
+	die "virtme-configkernel --defconfig failed: see $KOUT/config.log"
+"$KTREE/scripts/kconfig/merge_config.sh" -m -O "$KOUT" "$KOUT/.config" "${fragments[@]}" >>"$KOUT/config.log" 2>&1 ||
+	die "merge_config.sh failed: see $KOUT/config.log"
+make -C "$KTREE" O="$KOUT" olddefconfig >>"$KOUT/config.log" 2>&1 ||
+	die "make olddefconfig failed: see $KOUT/config.log"
+
+# Every option of the project's fragment(s) must have kept its value.
+bad=()
+for f in "$PROJECT_DIR/.config.fragment" ${EXTRA_FRAGMENTS:-}; do
+	while IFS= read -r line; do
+		case $line in
+		CONFIG_*=*) opt=${line%%=*}; want=${line#*=} ;;
+		"# CONFIG_"*" is not set") opt=${line#\# }; opt=${opt%% *}; want=n ;;
+		*) continue ;;
+		esac
+		have=$(grep -E "^$opt=" "$KOUT/.config" | cut -d= -f2- || true)
+		[ -n "$have" ] || have=n
+		[ "$have" = "$want" ] || bad+=("$opt: wanted $want, got $have")
+	done <"$f"
+done
+if [ "${#bad[@]}" -gt 0 ]; then
+	printf '    %s\n' "${bad[@]}" >&2
+	die "${#bad[@]} option(s) did not keep their value (unmet dependencies?); see 'make O=$KOUT menuconfig' and search for them"
+fi
+printf '%s\n' "$hash" >"$KOUT/.ksm-wp-config-hash"
+info "config: ok ($(grep -c '=y' "$KOUT/.config") options built in)"

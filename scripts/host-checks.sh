@@ -1,0 +1,66 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# TAP checks of the project's scripts on the host: lint, and that bad input
+# fails with a clear error and leaves nothing half-done.
+. "$(dirname "$0")/lib.sh"
+set +e
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n $*"; }
+notok() { n=$((n + 1)); echo "not ok $n $*"; }
+check() { # check DESCRIPTION CMD...
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else notok "$desc"; fi
+}
+# expect_error DESCRIPTION PATTERN CMD...: CMD fails and says PATTERN
+expect_error() {
+	local desc=$1 pat=$2 out
+	shift 2
+	if out=$("$@" 2>&1); then
+		notok "$desc (succeeded)"
+	elif ! grep -q -- "$pat" <<<"$out"; then
+		notok "$desc (error did not say '$pat')"
+		printf '# %s\n' "$out"
+	else
+		ok "$desc"
+	fi
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+echo "TAP version 13"
+echo "1..7"
+
+cd "$PROJECT_DIR" || exit 1
+check "shellcheck: the project's scripts" shellcheck -x scripts/*.sh .ci/run
+
+expect_error "VM_ACCEL=bogus is refused" "VM_ACCEL=bogus: use auto, kvm or tcg" \
+	env VM_ACCEL=bogus scripts/vm.sh true
+
+mkdir -p "$tmp/linux-6.1"
+printf 'VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 0\n' >"$tmp/linux-6.1/Makefile"
+expect_error "a KERNEL_SRC that is not 7.3 is refused" "is Linux 6.1, not 7.3" \
+	env KERNEL_SRC="$tmp/linux-6.1" CACHE_DIR="$tmp/cache" scripts/kernel-tree.sh
+check "... and leaves no work tree behind" test ! -e "$tmp/cache/trees"
+
+# Re-laying an unchanged overlay changes nothing, so nothing rebuilds.
+before=$(git -C "$KTREE" rev-parse HEAD)
+out=$(scripts/overlay.sh 2>&1)
+check "overlay: re-run is idempotent" \
+	test "$(git -C "$KTREE" rev-parse HEAD)" = "$before" -a "$out" = "    overlay: up to date"
+
+# A patch that does not apply names itself and leaves the tree as it was.
+cp -r "$PROJECT_DIR" "$tmp/project"
+cat >"$tmp/project/patches/9999-broken.patch" <<'PATCH'
+--- a/Makefile
++++ b/Makefile
+@@ -1,3 +1,3 @@
+-this line is not in the kernel's Makefile
++nor is this one
+ 
+PATCH
+expect_error "overlay: a patch that fails is named" "9999-broken.patch does not apply" \
+	"$tmp/project/scripts/overlay.sh"
+check "... and the tree is as it was" \
+	test "$(git -C "$KTREE" rev-parse HEAD)" = "$before" -a -z "$(git -C "$KTREE" status --porcelain -uno)"

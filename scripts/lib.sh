@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash disable=SC2034  # variables are used by the scripts that source this
+# Shared settings and helpers for the project's scripts. Sourced, not run.
+
+set -euo pipefail
+
+PROJECT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Everything large (apt state, downloads, kernel trees, build output, venv)
+# lives outside the clone so that a fresh clone reuses it.
+CACHE_DIR=${CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ksm-wp-reuse}
+VENV=$CACHE_DIR/venv
+KERNEL_SERIES=7.3
+
+# Pinned tool versions (see ../shared/notes/toolchain.md).
+BINDGEN_VERSION=0.73.2
+LIBCLANG_VERSION=18.1.1
+VIRTME_NG_VERSION=1.42
+
+step()  { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+info()  { printf '    %s\n' "$*" >&2; }
+warn()  { printf 'warning: %s\n' "$*" >&2; }
+die()   { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Free space check before large steps: need_space DIR GIB WHAT
+need_space() {
+	local dir=$1 gib=$2 what=$3 avail
+	mkdir -p "$dir"
+	avail=$(df -Pk "$dir" | awk 'NR==2 { print int($4 / 1048576) }')
+	[ "$avail" -ge "$gib" ] ||
+		die "$what needs ${gib} GiB free in $dir, only ${avail} GiB left (set CACHE_DIR elsewhere or free space)"
+}
+
+# The kernel tree the overlay is laid on, and its O= build directory.
+# KERNEL_SRC (a user's own 7.3 tree) is never modified: it is imported into
+# its own work tree under the cache.
+tree_id() {
+	if [ -n "${KERNEL_SRC:-}" ]; then
+		printf 'user-%s\n' "$(realpath "$KERNEL_SRC" | sha1sum | cut -c1-12)"
+	else
+		printf 'debian\n'
+	fi
+}
+TREE_ID=$(tree_id)
+KTREE=${KTREE:-$CACHE_DIR/trees/$TREE_ID}
+KBUILD_CONFIG=${KBUILD_CONFIG:-test}
+KOUT=${KOUT:-$CACHE_DIR/build/$TREE_ID-$KBUILD_CONFIG}
+
+# Rust toolchain environment for Kbuild.
+rust_env() {
+	local native
+	native=$("$VENV/bin/python" -c 'import clang, os; print(os.path.join(os.path.dirname(clang.__file__), "native"))' 2>/dev/null) ||
+		die "libclang is not installed in $VENV: run 'make setup'"
+	export LIBCLANG_PATH=$native
+	export PATH="$VENV/bin:$HOME/.cargo/bin:$PATH"
+}
+
+kmake() {
+	rust_env
+	make -C "$KTREE" O="$KOUT" -j"$(($(nproc) + 1))" "$@"
+}
+
+# The mirror URI the machine's own apt configuration uses for Debian.
+debian_mirror() {
+	local uri
+	uri=$( { cat /etc/apt/sources.list 2>/dev/null; cat /etc/apt/sources.list.d/*.list 2>/dev/null; } |
+		awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }')
+	if [ -z "$uri" ]; then
+		uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+			awk 'tolower($1) == "uris:" && $2 !~ /security/ { print $2; exit }')
+	fi
+	[ -n "$uri" ] || die "no Debian mirror found in /etc/apt/sources.list{,.d}: configure apt first"
+	printf '%s\n' "$uri"
+}
+
+# apt-get with a private state (sources, lists, cache) under the cache dir,
+# so the machine's apt configuration is never changed.
+#   papt NAME 'SOURCE LINES' apt-get ARGS...
+papt() {
+	local name=$1 sources=$2 dir
+	shift 2
+	dir=$CACHE_DIR/apt/$name
+	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/parts"
+	printf '%s\n' "$sources" >"$dir/sources.list.new"
+	if ! cmp -s "$dir/sources.list.new" "$dir/sources.list"; then
+		mv "$dir/sources.list.new" "$dir/sources.list"
+		rm -f "$dir/lists/"*_Release 2>/dev/null || true
+	else
+		rm -f "$dir/sources.list.new"
+	fi
+	"$@" -o Dir::Etc::sourcelist="$dir/sources.list" \
+		-o Dir::Etc::sourceparts="$dir/parts" \
+		-o Dir::State::Lists="$dir/lists" \
+		-o Dir::Cache="$dir/cache" \
+		-o APT::Sandbox::User=root
+}

@@ -1,0 +1,88 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Install everything the project needs on Debian 12, as root. Idempotent:
+# each step checks first and only installs what is missing.
+. "$(dirname "$0")/lib.sh"
+
+APT_PACKAGES=(build-essential flex bison bc libelf-dev libssl-dev cpio rsync
+	kmod xz-utils git python3 libnuma-dev libcap-dev busybox-static
+	linux-perf shellcheck numactl udev liburing-dev)
+
+[ "$(id -u)" -eq 0 ] || die "setup installs packages: run it as root"
+. /etc/os-release
+[ "${VERSION_CODENAME:-}" = bookworm ] ||
+	warn "tested on Debian 12 (bookworm); this is ${PRETTY_NAME:-unknown}"
+need_space "$CACHE_DIR" 12 "the kernel tree, its build and the tools"
+
+missing_debs() {
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
+			printf '%s\n' "$p"
+	done
+}
+
+apt_updated=
+apt_update_once() {
+	[ -n "$apt_updated" ] && return
+	step "apt-get update"
+	apt-get update -q >/dev/null || die "apt-get update failed: check the machine's apt sources"
+	apt_updated=1
+}
+
+step "Debian packages"
+mapfile -t need < <(missing_debs "${APT_PACKAGES[@]}")
+if [ "${#need[@]}" -gt 0 ]; then
+	apt_update_once
+	info "installing: ${need[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null ||
+		die "apt-get install ${need[*]} failed"
+fi
+info "ok"
+
+# qemu-system-x86 must match the machine's qemu-utils (bookworm-backports):
+# plain bookworm's 7.2 would remove it. Install from a private apt state that
+# knows bookworm-backports, leaving the machine's apt configuration alone.
+step "qemu-system-x86"
+if [ -n "$(missing_debs qemu-system-x86)" ]; then
+	mirror=$(debian_mirror)
+	sec=$(printf '%s\n' "$mirror" | sed 's,/debian/*$,/debian-security,')
+	srcs="deb $mirror bookworm main
+deb $mirror bookworm-updates main
+deb $mirror bookworm-backports main
+deb $sec bookworm-security main"
+	info "from bookworm-backports via $mirror"
+	papt qemu "$srcs" apt-get update -q >/dev/null || die "apt-get update (private, bookworm-backports) failed"
+	DEBIAN_FRONTEND=noninteractive papt qemu "$srcs" apt-get install -y -q --no-install-recommends \
+		-t bookworm-backports qemu-system-x86 >/dev/null ||
+		die "installing qemu-system-x86 from bookworm-backports failed"
+fi
+qemu-system-x86_64 --version | head -1 | sed 's/^/    /' >&2
+
+step "Rust: rust-src, bindgen-cli $BINDGEN_VERSION"
+command -v rustc >/dev/null || die "no rustc on PATH: install rustup's stable toolchain first"
+sysroot=$(rustc --print sysroot)
+if [ ! -d "$sysroot/lib/rustlib/src/rust/library" ]; then
+	rustup component add rust-src || die "rustup component add rust-src failed"
+fi
+if [ "$(bindgen --version 2>/dev/null)" != "bindgen $BINDGEN_VERSION" ]; then
+	info "cargo install bindgen-cli $BINDGEN_VERSION (about a minute)"
+	cargo install --locked --quiet bindgen-cli --version "$BINDGEN_VERSION" ||
+		die "cargo install bindgen-cli failed"
+fi
+info "$(rustc --version), $(bindgen --version)"
+
+step "Python venv: libclang $LIBCLANG_VERSION, virtme-ng $VIRTME_NG_VERSION ($VENV)"
+if [ ! -x "$VENV/bin/python" ]; then
+	rm -rf "$VENV.tmp"
+	python3 -m venv "$VENV.tmp" || die "python3 -m venv failed"
+	mv "$VENV.tmp" "$VENV"
+fi
+want="libclang==$LIBCLANG_VERSION virtme-ng==$VIRTME_NG_VERSION"
+if ! "$VENV/bin/python" -m pip freeze 2>/dev/null | grep -qx "libclang==$LIBCLANG_VERSION" ||
+   ! "$VENV/bin/python" -m pip freeze 2>/dev/null | grep -qx "virtme-ng==$VIRTME_NG_VERSION"; then
+	# shellcheck disable=SC2086
+	"$VENV/bin/python" -m pip install -q $want || die "pip install $want failed"
+fi
+info "ok"
+touch "$CACHE_DIR/.setup-done"

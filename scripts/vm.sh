@@ -1,0 +1,78 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot the built kernel with virtme-ng on the host's root filesystem (copy on
+# write) and run a command in it; its output and exit status come back.
+#   vm.sh [CMD...]    no CMD: an interactive shell
+# VM_ACCEL=auto|kvm|tcg (default auto: KVM only after a bounded test boot
+# succeeded on this machine, else TCG). VM_MEM_MB sizes the guest; it
+# gets two NUMA nodes (one per vCPU) for the migration tests.
+. "$(dirname "$0")/lib.sh"
+rust_env
+
+VM_ACCEL=${VM_ACCEL:-auto}
+VM_MEM_MB=${VM_MEM_MB:-3072}
+VM_TIMEOUT=${VM_TIMEOUT:-3600}
+case $VM_ACCEL in
+auto | kvm | tcg) ;;
+*) die "VM_ACCEL=$VM_ACCEL: use auto, kvm or tcg" ;;
+esac
+kernel=$KOUT/arch/x86/boot/bzImage
+[ -f "$kernel" ] || die "no kernel at $kernel: run 'make kernel'"
+
+# One NUMA node per vCPU, sockets split the same way so that QEMU's CPU
+# topology matches the NUMA layout (else the guest warns in topology_sane()).
+half=$((VM_MEM_MB / 2))
+vng_args=(--run "$KOUT" --memory "${VM_MEM_MB}M" --cpus 2
+	--numa "${half}M,cpus=0" --numa "${half}M,cpus=1"
+	--qemu-opts="-smp 2,sockets=2,cores=1,threads=1"
+	--user root --cwd /)
+
+kvm_usable() {
+	local probe
+	[ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
+	probe=$CACHE_DIR/kvm-probe-$(cat /proc/sys/kernel/random/boot_id)
+	if [ ! -f "$probe" ]; then
+		info "test boot with KVM (at most 60 s)"
+		if timeout -k 5 60 vng "${vng_args[@]}" --exec true >/dev/null 2>&1; then
+			echo ok >"$probe"
+		else
+			echo fail >"$probe"
+		fi
+	fi
+	[ "$(cat "$probe")" = ok ]
+}
+
+accel=$VM_ACCEL
+if [ "$accel" = auto ]; then
+	if kvm_usable; then accel=kvm; else
+		accel=tcg
+		info "KVM is not usable here (no /dev/kvm, or a KVM guest did not boot within 60 s): using TCG"
+	fi
+fi
+[ "$accel" = tcg ] && vng_args+=(--disable-kvm)
+
+if [ "$#" -eq 0 ]; then
+	step "Guest shell on $(basename "$KTREE") ($accel); exit with Ctrl-D"
+	exec vng "${vng_args[@]}"
+fi
+
+# The command's exit status also goes through a shared directory: it must
+# not depend on how the console relays it.
+# VM_OUT: a host directory the guest can write, at the same path (kept).
+if [ -n "${VM_OUT:-}" ]; then
+	shared=$VM_OUT
+	mkdir -p "$shared"
+	rm -f "$shared/rc"
+else
+	shared=$(mktemp -d "$CACHE_DIR/guest.XXXXXX")
+	trap 'rm -rf "$shared"' EXIT
+fi
+cmd=$(printf '%q ' "$@")
+set +e
+timeout -k 10 "$VM_TIMEOUT" vng "${vng_args[@]}" --rwdir "$shared" \
+	--exec "$cmd; echo \$? >$(printf %q "$shared")/rc" 2>&1 |
+	grep -v --line-buffered 'cannot find script I/O ports'
+set -e
+rc=$(cat "$shared/rc" 2>/dev/null || echo 255)
+[ "$rc" != 255 ] || warn "the guest did not report an exit status (crashed, hung or timed out after ${VM_TIMEOUT}s)"
+exit "$rc"

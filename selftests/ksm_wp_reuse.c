@@ -1,0 +1,1933 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM write-fault reuse tests (CONFIG_KSM_WP_REUSE).
+ *
+ * A write (or unshare) fault on a KSM page that only the faulting PTE maps
+ * may reuse the page instead of copying it (the idea of v5.1's commit
+ * 52d1e606 "mm: reuse only-pte-mapped KSM page in do_wp_page()"). The
+ * behaviour is switched by /sys/kernel/mm/ksm/wp_reuse and counted in
+ * /proc/vmstat: ksm_wp_reuse counts reuses, cow_ksm keeps counting copies.
+ *
+ * Reuse saves a copy, but it must never hand out a page that somebody else
+ * can still observe or that is billed to somebody else. So besides checking
+ * that single-mapped KSM pages are reused (same PFN, data intact, exact
+ * counters), these tests check that KSM pages still mapped twice, shared with
+ * a child, referenced by a pipe, in the swap cache or charged to another
+ * memcg are copied; that uffd-wp is still honoured first; that a R/O
+ * long-term pin stays coherent; that the switch works and rejects bad input;
+ * that KSM's counters converge; and that a reused page is an ordinary anon
+ * page afterwards (migration, swap-out, re-merge), also in private file
+ * mappings and mremap()ed VMAs, where the page index differs from the one
+ * the faulting address suggests.
+ *
+ * Method: twin pages with identical content (unique per page and test) are
+ * merged by ksmd, which is then stopped with run=0 (keeping them merged, and
+ * keeping ksmd's lookups from taking references during the writes). Every
+ * CPU's LRU batches are drained before writing, because ksmd's activation of
+ * each new KSM page leaves a reference in some CPU's batch, which makes a
+ * fault on another CPU copy. A page was reused if its PFN did not change and
+ * ksm_wp_reuse rose by one for it; copied if its PFN changed and cow_ksm rose.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <linux/magic.h>
+#include <linux/userfaultfd.h>
+
+#include "kselftest_harness.h"
+#include "vm_util.h"
+#include "../../../../mm/gup_test.h"
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT		21
+#endif
+#ifndef MPOL_MF_MOVE
+#define MPOL_MF_MOVE		(1 << 1)
+#endif
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC		0x0001U
+#endif
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC	0x63677270
+#endif
+#ifndef DEBUGFS_MAGIC
+#define DEBUGFS_MAGIC		0x64626720
+#endif
+#ifndef TRACEFS_MAGIC
+#define TRACEFS_MAGIC		0x74726163
+#endif
+
+/* include/uapi/linux/kernel-page-flags.h (bit numbers) */
+#define KWR_KPF_LRU		BIT_ULL(5)
+#define KWR_KPF_ANON		BIT_ULL(12)
+#define KWR_KPF_SWAPCACHE	BIT_ULL(13)
+#define KWR_KPF_KSM		BIT_ULL(21)
+
+#define KSM_SYSFS		"/sys/kernel/mm/ksm/"
+#define WP_REUSE		KSM_SYSFS "wp_reuse"
+#define CG_ROOT			"/sys/fs/cgroup"
+#define TRACEFS			"/sys/kernel/tracing"
+#define DEBUGFS			"/sys/kernel/debug"
+#define TRACE_EVENT_DIR		"events/ksm/ksm_wp_reuse"
+
+/* ksmd gets this long to merge what a test expects to be merged. */
+#define MERGE_TIMEOUT_S		180
+/* The word of each page that a test's write changes. */
+#define MARK_WORD		1
+
+/* Content tags: pages only merge with their twin of the same test. */
+enum {
+	TAG_SINGLE = 0x101,
+	TAG_TWICE,
+	TAG_CHILD,
+	TAG_SWITCH,
+	TAG_VMSPLICE,
+	TAG_SWAPCACHE,
+	TAG_UFFD,
+	TAG_FILE,
+	TAG_MREMAP,
+	TAG_MEMCG,	/* + round number */
+	TAG_PIN = TAG_MEMCG + 16,
+	TAG_MANY,
+	TAG_CONVERGE,
+};
+
+/*
+ * What the tests need set, saved in setup and restored in teardown (in
+ * reverse order). advisor_mode must be "none" for pages_to_scan to be
+ * writable; smart_scan off keeps ksmd from skipping pages that did not merge
+ * at once; NUMA balancing and proactive compaction would move pages between
+ * our PFN reads and writes.
+ */
+static const struct knob {
+	const char *path;
+	const char *value;
+	bool optional;
+} knobs[] = {
+	{ KSM_SYSFS "advisor_mode", "none", true },
+	{ KSM_SYSFS "run", "0", false },
+	{ KSM_SYSFS "pages_to_scan", "20000", false },
+	{ KSM_SYSFS "sleep_millisecs", "0", false },
+	{ KSM_SYSFS "smart_scan", "0", true },
+	{ WP_REUSE, "1", false },
+	{ "/proc/sys/kernel/numa_balancing", "0", true },
+	{ "/proc/sys/vm/compaction_proactiveness", "0", true },
+};
+
+#define NR_PIDS	4
+
+/* What teardown must undo; shared with the parent that runs teardown. */
+struct kwr_state {
+	char saved[ARRAY_SIZE(knobs)][64];
+	bool restore[ARRAY_SIZE(knobs)];
+	pid_t pids[NR_PIDS];		/* helper processes to kill */
+	char cg_dir[128];		/* our parent cgroup, "" if none */
+	bool cg_root_memory;		/* we enabled +memory in the root */
+	char trace_dir[128];		/* our tracefs instance, "" if none */
+	bool mounted_debugfs;
+	bool mounted_tracefs;
+};
+
+FIXTURE(ksm_wp_reuse)
+{
+	struct kwr_state st;
+};
+
+static size_t pagesize;
+static int pagemap_fd = -1;
+static int kpageflags_fd = -1;
+
+/* --- small file helpers ------------------------------------------------ */
+
+static int write_str(const char *path, const char *s)
+{
+	ssize_t len = strlen(s), ret;
+	int fd, err;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, s, len);
+	err = errno;
+	close(fd);
+	if (ret < 0)
+		return -err;
+	return ret == len ? 0 : -EIO;
+}
+
+/* Reads the first line of @path; "[x]" selections are reduced to "x". */
+static int read_str(const char *path, char *buf, size_t len)
+{
+	char *open_br, *close_br;
+	ssize_t ret;
+	int fd, err;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	ret = read(fd, buf, len - 1);
+	err = errno;
+	close(fd);
+	if (ret < 0)
+		return -err;
+	buf[ret] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	open_br = strchr(buf, '[');
+	close_br = open_br ? strchr(open_br, ']') : NULL;
+	if (close_br) {
+		*close_br = '\0';
+		memmove(buf, open_br + 1, strlen(open_br + 1) + 1);
+	}
+	return 0;
+}
+
+static long read_long(const char *path)
+{
+	char buf[64];
+
+	if (read_str(path, buf, sizeof(buf)))
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+static bool has_word(const char *list, const char *word)
+{
+	size_t len = strlen(word);
+	const char *p = list;
+
+	while ((p = strstr(p, word))) {
+		if ((p == list || p[-1] == ' ') && (p[len] == ' ' || !p[len]))
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* --- /proc/vmstat --------------------------------------------------------- */
+
+struct ksm_cnt {
+	long reuse;	/* ksm_wp_reuse */
+	long cow;	/* cow_ksm */
+};
+
+static int read_cnt(struct ksm_cnt *c)
+{
+	char name[64];
+	int found = 0;
+	long val;
+	FILE *f;
+
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", name, &val) == 2) {
+		if (!strcmp(name, "ksm_wp_reuse")) {
+			c->reuse = val;
+			found++;
+		} else if (!strcmp(name, "cow_ksm")) {
+			c->cow = val;
+			found++;
+		}
+	}
+	fclose(f);
+	return found == 2 ? 0 : -1;
+}
+
+/* --- page content --------------------------------------------------------- */
+
+/* Word @w of page @idx: word 0 makes every (tag, idx) unique. */
+static uint64_t pat(unsigned int tag, size_t idx, size_t w)
+{
+	if (!w)
+		return ((uint64_t)tag << 32) | idx;
+	return (((uint64_t)tag << 40) ^ ((uint64_t)idx << 16) ^ w) *
+		0x9e3779b97f4a7c15ULL;
+}
+
+static uint64_t mark(unsigned int tag, size_t idx)
+{
+	return ~pat(tag, idx, MARK_WORD);
+}
+
+static void fill(char *area, size_t n, unsigned int tag)
+{
+	size_t i, w;
+
+	for (i = 0; i < n; i++) {
+		uint64_t *p = (uint64_t *)(area + i * pagesize);
+
+		for (w = 0; w < pagesize / sizeof(*p); w++)
+			p[w] = pat(tag, i, w);
+	}
+}
+
+/*
+ * One 8-byte store per page: exactly one write fault per page. Atomic
+ * accesses here and in page_ok() make sure the compiler really accesses
+ * the memory instead of using what it knows was stored there.
+ */
+static void mark_pages(char *area, size_t first, size_t n, unsigned int tag)
+{
+	size_t i;
+
+	for (i = first; i < first + n; i++) {
+		uint64_t *p = (uint64_t *)(area + i * pagesize);
+
+		__atomic_store_n(&p[MARK_WORD], mark(tag, i), __ATOMIC_RELAXED);
+	}
+}
+
+/* Is @page page @idx of @tag, with the mark if @marked? */
+static bool page_ok(const char *page, unsigned int tag, size_t idx, bool marked)
+{
+	const uint64_t *p = (const uint64_t *)page;
+	size_t w;
+
+	for (w = 0; w < pagesize / sizeof(*p); w++) {
+		uint64_t want = (marked && w == MARK_WORD) ? mark(tag, idx) :
+							      pat(tag, idx, w);
+
+		if (__atomic_load_n(&p[w], __ATOMIC_RELAXED) != want)
+			return false;
+	}
+	return true;
+}
+
+static long bad_pages(const char *area, size_t first, size_t n,
+		      unsigned int tag, bool marked)
+{
+	long bad = 0;
+	size_t i;
+
+	for (i = first; i < first + n; i++)
+		bad += !page_ok(area + i * pagesize, tag, i, marked);
+	return bad;
+}
+
+/* --- pagemap / kpageflags --------------------------------------------------- */
+
+struct pg {
+	uint64_t pme;		/* pagemap entry, 0 if unreadable */
+	unsigned long pfn;	/* 0 if not present */
+	uint64_t kpf;		/* kpageflags, 0 if not present */
+};
+
+static struct pg pg_info(int pm_fd, const char *addr)
+{
+	struct pg pg = { 0 };
+	off_t off = (uintptr_t)addr / pagesize * sizeof(uint64_t);
+
+	if (pread(pm_fd, &pg.pme, sizeof(pg.pme), off) != sizeof(pg.pme))
+		pg.pme = 0;
+	if (pg.pme & PM_PRESENT)
+		pg.pfn = PAGEMAP_PFN(pg.pme);
+	if (pg.pfn && pread(kpageflags_fd, &pg.kpf, sizeof(pg.kpf),
+			    pg.pfn * sizeof(pg.kpf)) != sizeof(pg.kpf))
+		pg.kpf = 0;
+	return pg;
+}
+
+/* --- mappings, LRU drain, ksmd --------------------------------------------- */
+
+static char *map_area(size_t n)
+{
+	char *p = mmap(NULL, n * pagesize, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	/* Order-0 pages only (EINVAL: no THP in this kernel). */
+	if (madvise(p, n * pagesize, MADV_NOHUGEPAGE) && errno != EINVAL) {
+		munmap(p, n * pagesize);
+		return NULL;
+	}
+	return p;
+}
+
+/*
+ * Drain every CPU's LRU batches (lru_add_drain_all()). drop_caches=1 does
+ * that first thing. compact_memory would too, but compaction then migrates
+ * pages and puts each migrated folio into this CPU's lru_add batch, where it
+ * is off the LRU (MADV_PAGEOUT skips it) and holds a reference.
+ */
+static int drain_lru(void)
+{
+	return write_str("/proc/sys/vm/drop_caches", "1");
+}
+
+static bool swap_available(void)
+{
+	long total = -1, avail = -1;
+	char line[128];
+	FILE *f;
+
+	f = fopen("/proc/meminfo", "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "SwapTotal: %ld kB", &total) == 1)
+			continue;
+		if (sscanf(line, "SwapFree: %ld kB", &avail) == 1)
+			continue;
+	}
+	fclose(f);
+	return total > 0 && avail > 1024;
+}
+
+struct twin {
+	int pm_fd;	/* pagemap of the process mapping @addr */
+	char *addr;
+};
+
+static bool merged(const struct twin *x, const struct twin *y, size_t n,
+		   bool log)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct pg a = pg_info(x->pm_fd, x->addr + i * pagesize);
+		struct pg b = pg_info(y->pm_fd, y->addr + i * pagesize);
+
+		if (a.pfn && a.pfn == b.pfn && (a.kpf & KWR_KPF_KSM))
+			continue;
+		if (log)
+			ksft_print_msg("page %zu has no shared KSM page: pfn %#lx/%#lx kpageflags %#llx\n",
+				       i, a.pfn, b.pfn, (unsigned long long)a.kpf);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Run ksmd until full_scans rose by at least @scans and, if @x is given,
+ * until each of the @n pages of @x shares one KSM page with its twin in @y;
+ * then stop ksmd with run=0, which keeps merged pages merged.
+ */
+static int ksm_scan(long scans, const struct twin *x, const struct twin *y,
+		    size_t n)
+{
+	double deadline = now_s() + MERGE_TIMEOUT_S;
+	long start = ksm_get_full_scans(), cur = start;
+	int ret = -1;
+
+	if (start < 0 || write_str(KSM_SYSFS "run", "1"))
+		return -1;
+	while (now_s() < deadline) {
+		cur = ksm_get_full_scans();
+		if (cur < 0)
+			break;
+		if (cur >= start + scans && (!x || merged(x, y, n, false))) {
+			ret = 0;
+			break;
+		}
+		usleep(10000);
+	}
+	if (write_str(KSM_SYSFS "run", "0"))
+		ret = -1;
+	if (!ret && x && !merged(x, y, n, true))
+		ret = -1;
+	if (ret)
+		ksft_print_msg("ksmd: full_scans %ld -> %ld, %s\n", start, cur,
+			       x ? "pages not merged" : "timeout");
+	return ret;
+}
+
+/*
+ * Map @n pages at *a and a twin at *b with the same content, merge each page
+ * with its twin and stop ksmd. With @unmap_twin the twin is unmapped, which
+ * leaves *a with single-mapped KSM pages.
+ */
+static int make_ksm_pages(char **a, char **b, size_t n, unsigned int tag,
+			  bool unmap_twin)
+{
+	struct twin x, y;
+
+	*a = map_area(n);
+	*b = map_area(n);
+	if (!*a || !*b)
+		return -1;
+	fill(*a, n, tag);
+	fill(*b, n, tag);
+	if (madvise(*a, n * pagesize, MADV_MERGEABLE) ||
+	    madvise(*b, n * pagesize, MADV_MERGEABLE))
+		return -1;
+	x = (struct twin){ pagemap_fd, *a };
+	y = (struct twin){ pagemap_fd, *b };
+	if (ksm_scan(2, &x, &y, n))
+		return -1;
+	if (unmap_twin) {
+		munmap(*b, n * pagesize);
+		*b = NULL;
+	}
+	return 0;
+}
+
+/*
+ * Drain all LRU batches, then record the PFNs of pages [first, first + n)
+ * of @area (PFNs are read after the drain) and check that each is a KSM page
+ * mapped by this PTE only if @exclusive, or mapped elsewhere too if not.
+ */
+static void prepare_write(struct __test_metadata *_metadata, char *area,
+			  size_t first, size_t n, unsigned long *pfn,
+			  bool exclusive)
+{
+	size_t i;
+
+	ASSERT_EQ(0, drain_lru());
+	for (i = first; i < first + n; i++) {
+		struct pg pg = pg_info(pagemap_fd, area + i * pagesize);
+
+		ASSERT_TRUE(pg.pfn && (pg.kpf & KWR_KPF_KSM))
+			TH_LOG("page %zu is not a KSM page before the write: pme %#llx kpageflags %#llx",
+			       i, (unsigned long long)pg.pme,
+			       (unsigned long long)pg.kpf);
+		ASSERT_EQ((int)exclusive, !!(pg.pme & PM_MMAP_EXCLUSIVE))
+			TH_LOG("page %zu: expected it mapped %s", i,
+			       exclusive ? "once" : "more than once");
+		if (!(pg.kpf & KWR_KPF_LRU))
+			TH_LOG("note: page %zu is not on an LRU list after the drain", i);
+		pfn[i] = pg.pfn;
+	}
+}
+
+/*
+ * After a write (@marked) or an unshare fault (!@marked) on pages
+ * [first, first + n) of @area, check the data and that every page was
+ * reused (same PFN, ksm_wp_reuse +n, cow_ksm +0) or copied (new PFN,
+ * cow_ksm +n, ksm_wp_reuse +0). Either way no page is KSM any more.
+ */
+static void check_outcome(struct __test_metadata *_metadata, const char *what,
+			  char *area, size_t first, size_t n, unsigned int tag,
+			  bool marked, const unsigned long *pfn,
+			  const struct ksm_cnt *c0, const struct ksm_cnt *c1,
+			  bool reused)
+{
+	long same = 0, ksm = 0, bad;
+	size_t i;
+
+	bad = bad_pages(area, first, n, tag, marked);
+	for (i = first; i < first + n; i++) {
+		struct pg pg = pg_info(pagemap_fd, area + i * pagesize);
+
+		same += pg.pfn == pfn[i];
+		ksm += !!(pg.kpf & KWR_KPF_KSM);
+	}
+	EXPECT_EQ(0, bad)
+		TH_LOG("%s: %ld of %zu pages hold wrong data", what, bad, n);
+	EXPECT_EQ(0, ksm)
+		TH_LOG("%s: %ld of %zu pages are still KSM pages", what, ksm, n);
+	if (reused) {
+		EXPECT_EQ((long)n, same)
+			TH_LOG("%s: only %ld of %zu pages kept their PFN (expected reuse)",
+			       what, same, n);
+		EXPECT_EQ((long)n, c1->reuse - c0->reuse)
+			TH_LOG("%s: ksm_wp_reuse delta", what);
+		EXPECT_EQ(0, c1->cow - c0->cow)
+			TH_LOG("%s: cow_ksm delta", what);
+	} else {
+		EXPECT_EQ(0, same)
+			TH_LOG("%s: %ld of %zu pages kept their PFN (expected copy)",
+			       what, same, n);
+		EXPECT_EQ((long)n, c1->cow - c0->cow)
+			TH_LOG("%s: cow_ksm delta", what);
+		EXPECT_EQ(0, c1->reuse - c0->reuse)
+			TH_LOG("%s: ksm_wp_reuse delta", what);
+	}
+}
+
+/* --- helper processes ------------------------------------------------------ */
+
+static void track_pid(struct kwr_state *st, int slot, pid_t pid)
+{
+	st->pids[slot] = pid;
+}
+
+/* Reap a helper; returns its exit status, or -1 if it did not exit. */
+static int reap(struct kwr_state *st, int slot)
+{
+	int status;
+	pid_t pid = st->pids[slot];
+
+	st->pids[slot] = 0;
+	if (pid <= 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * Body of a child that shares @n pages of @area with its parent: wait for
+ * the parent's go (a count, then that many PFNs), then check the child
+ * still sees the old data and, if PFNs were sent, the old PFNs.
+ * Exit: 0 ok, 1 data changed, 2 PFN changed, 3 protocol error.
+ */
+static int old_data_child(char *area, size_t n, unsigned int tag, int rfd)
+{
+	unsigned long pfn;
+	size_t i, cnt;
+	int pm_fd;
+
+	if (read(rfd, &cnt, sizeof(cnt)) != sizeof(cnt) || (cnt && cnt != n))
+		return 3;
+	pm_fd = open("/proc/self/pagemap", O_RDONLY);
+	if (pm_fd < 0)
+		return 3;
+	for (i = 0; i < n; i++) {
+		if (!page_ok(area + i * pagesize, tag, i, false))
+			return 1;
+		if (!cnt)
+			continue;
+		if (read(rfd, &pfn, sizeof(pfn)) != sizeof(pfn))
+			return 3;
+		if (pg_info(pm_fd, area + i * pagesize).pfn != pfn)
+			return 2;
+	}
+	return 0;
+}
+
+static pid_t fork_old_data_child(char *area, size_t n, unsigned int tag,
+				 int *wfd)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe(fds))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		close(fds[1]);
+		_exit(old_data_child(area, n, tag, fds[0]));
+	}
+	close(fds[0]);
+	*wfd = fds[1];
+	return pid;
+}
+
+static int release_old_data_child(int wfd, size_t n, const unsigned long *pfn)
+{
+	const ssize_t len = n * sizeof(*pfn);
+	size_t cnt = pfn ? n : 0;
+	int ret = 0;
+
+	if (write(wfd, &cnt, sizeof(cnt)) != sizeof(cnt))
+		ret = -1;
+	else if (pfn && write(wfd, pfn, len) != len)
+		ret = -1;
+	close(wfd);
+	return ret;
+}
+
+/* --- fixture ----------------------------------------------------------------- */
+
+static void restore_knobs(struct kwr_state *st)
+{
+	int i;
+
+	for (i = ARRAY_SIZE(knobs) - 1; i >= 0; i--) {
+		if (!st->restore[i])
+			continue;
+		if (write_str(knobs[i].path, st->saved[i]))
+			ksft_print_msg("could not restore %s to \"%s\"\n",
+				       knobs[i].path, st->saved[i]);
+		st->restore[i] = false;
+	}
+}
+
+FIXTURE_SETUP(ksm_wp_reuse)
+{
+	struct kwr_state *st = &self->st;
+	struct ksm_cnt c;
+	cpu_set_t cpus;
+	struct pg pg;
+	size_t i;
+	char *p;
+	int cpu;
+
+	pagesize = getpagesize();
+	if (geteuid())
+		SKIP(return, "must run as root");
+	if (access(KSM_SYSFS "run", W_OK))
+		SKIP(return, "KSM not available (" KSM_SYSFS "run)");
+	if (access(WP_REUSE, F_OK))
+		SKIP(return, WP_REUSE " missing: kernel without CONFIG_KSM_WP_REUSE");
+	ASSERT_EQ(0, read_cnt(&c))
+		TH_LOG("/proc/vmstat lacks ksm_wp_reuse or cow_ksm");
+
+	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
+	ASSERT_GE(pagemap_fd, 0);
+	kpageflags_fd = open("/proc/kpageflags", O_RDONLY);
+	if (kpageflags_fd < 0)
+		SKIP(return, "/proc/kpageflags: %s", strerror(errno));
+	p = map_area(1);
+	ASSERT_NE(NULL, p);
+	p[0] = 1;
+	pg = pg_info(pagemap_fd, p);
+	munmap(p, pagesize);
+	if (!pg.pfn)
+		SKIP(return, "pagemap does not show PFNs");
+
+	/*
+	 * Run here only: the faulting CPU is then the one whose LRU batch
+	 * holds anything we just put there.
+	 */
+	cpu = sched_getcpu();
+	if (cpu >= 0) {
+		CPU_ZERO(&cpus);
+		CPU_SET(cpu, &cpus);
+		if (sched_setaffinity(0, sizeof(cpus), &cpus))
+			TH_LOG("note: cannot pin to CPU %d", cpu);
+	}
+
+	/* Save everything first: a failing setup gets no teardown. */
+	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
+		int err = read_str(knobs[i].path, st->saved[i],
+				   sizeof(st->saved[i]));
+
+		if (err && knobs[i].optional)
+			continue;
+		ASSERT_EQ(0, err) TH_LOG("reading %s", knobs[i].path);
+		st->restore[i] = true;
+	}
+	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
+		int err;
+
+		if (!st->restore[i] || !strcmp(st->saved[i], knobs[i].value))
+			continue;
+		err = write_str(knobs[i].path, knobs[i].value);
+		if (err) {
+			restore_knobs(st);
+			ASSERT_EQ(0, err)
+				TH_LOG("writing %s to %s", knobs[i].value, knobs[i].path);
+		}
+	}
+}
+
+FIXTURE_TEARDOWN_PARENT(ksm_wp_reuse)
+{
+	struct kwr_state *st = &self->st;
+	char path[PATH_MAX];
+	int i, j;
+
+	for (i = 0; i < NR_PIDS; i++)
+		if (st->pids[i] > 0)
+			kill(st->pids[i], SIGKILL);
+	if (st->trace_dir[0] && rmdir(st->trace_dir))
+		ksft_print_msg("rmdir %s: %s\n", st->trace_dir, strerror(errno));
+	if (st->cg_dir[0]) {
+		static const char * const sub[] = { "/a", "/b", "" };
+
+		for (i = 0; i < 3; i++) {
+			snprintf(path, sizeof(path), "%s%s", st->cg_dir, sub[i]);
+			/* Killed helpers may take a moment to leave. */
+			for (j = 0; j < 100; j++) {
+				if (!rmdir(path) || errno == ENOENT)
+					break;
+				usleep(20000);
+			}
+		}
+	}
+	if (st->cg_root_memory)
+		write_str(CG_ROOT "/cgroup.subtree_control", "-memory");
+	if (st->mounted_debugfs)
+		umount(DEBUGFS);
+	if (st->mounted_tracefs)
+		umount(TRACEFS);
+	restore_knobs(st);
+}
+
+/* --- the tests ----------------------------------------------------------------- */
+
+/* A KSM page that only the faulting PTE maps is reused. */
+TEST_F_TIMEOUT(ksm_wp_reuse, single_mapped_reused, 300)
+{
+	const size_t n = 8;
+	unsigned long pfn[8];
+	struct ksm_cnt c0, c1;
+	char *a, *b;
+
+	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_SINGLE, true));
+	prepare_write(_metadata, a, 0, n, pfn, true);
+	ASSERT_EQ(0, read_cnt(&c0));
+	mark_pages(a, 0, n, TAG_SINGLE);
+	ASSERT_EQ(0, read_cnt(&c1));
+	check_outcome(_metadata, "single-mapped", a, 0, n, TAG_SINGLE, true,
+		      pfn, &c0, &c1, true);
+	munmap(a, n * pagesize);
+}
+
+/* A KSM page still mapped by its twin is copied; the twin keeps the page. */
+TEST_F_TIMEOUT(ksm_wp_reuse, mapped_twice_copied, 300)
+{
+	const size_t n = 8;
+	unsigned long pfn[8];
+	struct ksm_cnt c0, c1;
+	long twin_bad = 0;
+	char *a, *b;
+	size_t i;
+
+	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_TWICE, false));
+	prepare_write(_metadata, a, 0, n, pfn, false);
+	ASSERT_EQ(0, read_cnt(&c0));
+	mark_pages(a, 0, n, TAG_TWICE);
+	ASSERT_EQ(0, read_cnt(&c1));
+	check_outcome(_metadata, "mapped twice", a, 0, n, TAG_TWICE, true,
+		      pfn, &c0, &c1, false);
+
+	for (i = 0; i < n; i++) {
+		struct pg pg = pg_info(pagemap_fd, b + i * pagesize);
+
+		twin_bad += pg.pfn != pfn[i] || !(pg.kpf & KWR_KPF_KSM);
+	}
+	EXPECT_EQ(0, twin_bad) TH_LOG("twin pages lost their KSM page");
+	EXPECT_EQ(0, bad_pages(b, 0, n, TAG_TWICE, false))
+		TH_LOG("the twin sees the write");
+	munmap(a, n * pagesize);
+	munmap(b, n * pagesize);
+}
+
+/*
+ * A KSM page whose twin is gone but which a forked child maps too is copied;
+ * the child keeps the old page and data.
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, shared_with_child_copied, 300)
+{
+	const size_t n = 8;
+	unsigned long pfn[8];
+	struct ksm_cnt c0, c1;
+	char *a, *b;
+	pid_t pid;
+	int wfd;
+
+	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_CHILD, true));
+	pid = fork_old_data_child(a, n, TAG_CHILD, &wfd);
+	ASSERT_GT(pid, 0);
+	track_pid(&self->st, 0, pid);
+
+	prepare_write(_metadata, a, 0, n, pfn, false);
+	ASSERT_EQ(0, read_cnt(&c0));
+	mark_pages(a, 0, n, TAG_CHILD);
+	ASSERT_EQ(0, read_cnt(&c1));
+	check_outcome(_metadata, "shared with child", a, 0, n, TAG_CHILD, true,
+		      pfn, &c0, &c1, false);
+
+	ASSERT_EQ(0, release_old_data_child(wfd, n, pfn));
+	EXPECT_EQ(0, reap(&self->st, 0))
+		TH_LOG("child: 1 = saw new data, 2 = its PFN changed, 3 = error");
+	munmap(a, n * pagesize);
+}
+
+/* With wp_reuse=0 single-mapped KSM pages are copied; with 1 reused again. */
+TEST_F_TIMEOUT(ksm_wp_reuse, switch_off_copies_on_reuses, 300)
+{
+	const size_t n = 8, half = n / 2;
+	unsigned long pfn[8];
+	struct ksm_cnt c0, c1;
+	char val[16];
+	char *a, *b;
+
+	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_SWITCH, true));
+
+	ASSERT_EQ(0, write_str(WP_REUSE, "0"));
+	ASSERT_EQ(0, read_str(WP_REUSE, val, sizeof(val)));
+	ASSERT_STREQ("0", val);
+	prepare_write(_metadata, a, 0, half, pfn, true);
+	ASSERT_EQ(0, read_cnt(&c0));
+	mark_pages(a, 0, half, TAG_SWITCH);
+	ASSERT_EQ(0, read_cnt(&c1));
+	check_outcome(_metadata, "wp_reuse=0", a, 0, half, TAG_SWITCH, true,
+		      pfn, &c0, &c1, false);
+
+	ASSERT_EQ(0, write_str(WP_REUSE, "1"));
+	ASSERT_EQ(0, read_str(WP_REUSE, val, sizeof(val)));
+	ASSERT_STREQ("1", val);
+	prepare_write(_metadata, a, half, n - half, pfn, true);
+	ASSERT_EQ(0, read_cnt(&c0));
+	mark_pages(a, half, n - half, TAG_SWITCH);
+	ASSERT_EQ(0, read_cnt(&c1));
+	check_outcome(_metadata, "wp_reuse=1", a, half, n - half, TAG_SWITCH,
+		      true, pfn, &c0, &c1, true);
+	munmap(a, n * pagesize);
+}
+
+/*
+ * A single-mapped KSM page with a reference held by a pipe (vmsplice(), as
+ * in cow.c) is copied; reading the pipe yields the old data.
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, vmsplice_ref_copied, 300)
+{
+	const size_t n = 8;
+	unsigned long pfn[8];
+	struct ksm_cnt c0, c1;
+	struct iovec iov;
+	ssize_t got, total = 0;
+	char *a, *b, *buf;
+	int fds[2];
+
+	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_VMSPLICE, true));
+	ASSERT_EQ(0, pipe(fds));
+	iov.iov_base = a;
+	iov.iov_len = n * pagesize;
+	ASSERT_EQ((ssize_t)(n * pagesize), vmsplice(fds[1], &iov, 1, 0));
+
+	prepare_write(_metadata, a, 0, n, pfn, true);
+	ASSERT_EQ(0, read_cnt(&c0));
+	mark_pages(a, 0, n, TAG_VMSPLICE);
+	ASSERT_EQ(0, read_cnt(&c1));
+	check_outcome(_metadata, "vmspliced", a, 0, n, TAG_VMSPLICE, true,
+		      pfn, &c0, &c1, false);
+
+	buf = malloc(n * pagesize);
+	ASSERT_NE(NULL, buf);
+	while (total < (ssize_t)(n * pagesize)) {
+		got = read(fds[0], buf + total, n * pagesize - total);
+		ASSERT_GT(got, 0);
+		total += got;
+	}
+	EXPECT_EQ(0, bad_pages(buf, 0, n, TAG_VMSPLICE, false))
+		TH_LOG("the pipe sees the write");
+	free(buf);
+	close(fds[0]);
+	close(fds[1]);
+	munmap(a, n * pagesize);
+}
+
+/*
+ * A single-mapped KSM folio that is still in the swap cache is copied.
+ *
+ * Getting there deterministically: a pipe reference (vmsplice) makes the
+ * MADV_PAGEOUT reclaim of the single-mapped KSM folio stop after adding it
+ * to the swap cache and unmapping it (pageout() keeps a folio with an extra
+ * reference), so the PTE holds a swap entry while the KSM folio stays in the
+ * swap cache. fork() then duplicates the swap entry (swap count 2). Our read
+ * fault finds the KSM folio in the swap cache and maps it again (it still has
+ * its stable node: ksm_might_need_to_copy() keeps it); the swap cache is not
+ * freed because the child's entry still counts. Dropping the pipe leaves a
+ * KSM folio, mapped once, in the swap cache. The state is checked via
+ * kpageflags before writing; if it was not reached, the test says so.
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, swapcache_copied, 300)
+{
+	const size_t n = 4;
+	unsigned long pfn[4];
+	struct ksm_cnt c0, c1;
+	struct iovec iov;
+	ssize_t got, total = 0;
+	char *a, *b, *buf;
+	int fds[2], wfd;
+	size_t i;
+	pid_t pid;
+
+	if (!swap_available())
+		SKIP(return, "no free swap (needs e.g. swap on zram)");
+	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_SWAPCACHE, true));
+	ASSERT_EQ(0, pipe(fds));
+	iov.iov_base = a;
+	iov.iov_len = n * pagesize;
+	ASSERT_EQ((ssize_t)(n * pagesize), vmsplice(fds[1], &iov, 1, 0));
+
+	/* MADV_PAGEOUT only takes folios that are on an LRU list. */
+	ASSERT_EQ(0, drain_lru());
+	ASSERT_EQ(0, madvise(a, n * pagesize, MADV_PAGEOUT));
+	for (i = 0; i < n; i++) {
+		uint64_t pme = pg_info(pagemap_fd, a + i * pagesize).pme;
+
+		if (!(pme & PM_SWAP) || (pme & PM_PRESENT))
+			SKIP(return,
+			     "state not reached: MADV_PAGEOUT left page %zu mapped (pme %#llx)",
+			     i, (unsigned long long)pme);
+	}
+
+	pid = fork_old_data_child(a, n, TAG_SWAPCACHE, &wfd);
+	ASSERT_GT(pid, 0);
+	track_pid(&self->st, 0, pid);
+
+	/* Fault the KSM folio back in from the swap cache. */
+	force_read_pages(a, n, pagesize);
+
+	/* Drop the pipe's references; it must still hold the old data. */
+	buf = malloc(n * pagesize);
+	ASSERT_NE(NULL, buf);
+	while (total < (ssize_t)(n * pagesize)) {
+		got = read(fds[0], buf + total, n * pagesize - total);
+		ASSERT_GT(got, 0);
+		total += got;
+	}
+	EXPECT_EQ(0, bad_pages(buf, 0, n, TAG_SWAPCACHE, false));
+	free(buf);
+	close(fds[0]);
+	close(fds[1]);
+
+	ASSERT_EQ(0, drain_lru());
+	for (i = 0; i < n; i++) {
+		struct pg pg = pg_info(pagemap_fd, a + i * pagesize);
+		const uint64_t want = KWR_KPF_KSM | KWR_KPF_SWAPCACHE;
+
+		if (!pg.pfn || (pg.kpf & want) != want ||
+		    !(pg.pme & PM_MMAP_EXCLUSIVE))
+			SKIP(return,
+			     "state not reached: page %zu pme %#llx kpageflags %#llx (want present, KSM, swapcache, mapped once)",
+			     i, (unsigned long long)pg.pme,
+			     (unsigned long long)pg.kpf);
+		pfn[i] = pg.pfn;
+	}
+
+	ASSERT_EQ(0, read_cnt(&c0));
+	mark_pages(a, 0, n, TAG_SWAPCACHE);
+	ASSERT_EQ(0, read_cnt(&c1));
+	check_outcome(_metadata, "in swap cache", a, 0, n, TAG_SWAPCACHE, true,
+		      pfn, &c0, &c1, false);
+
+	ASSERT_EQ(0, release_old_data_child(wfd, n, NULL));
+	EXPECT_EQ(0, reap(&self->st, 0)) TH_LOG("child saw the parent's write");
+	munmap(a, n * pagesize);
+}
+
+struct uffd_ctx {
+	int uffd;
+	char *area;
+	size_t len;
+	bool stop;		/* __atomic */
+	int events;
+	unsigned long addr;
+	int err;
+};
+
+/* Record each uffd-wp fault, then un-protect the page, waking the writer. */
+static void *uffd_wp_handler(void *arg)
+{
+	struct uffd_ctx *ctx = arg;
+	struct pollfd pfd = { .fd = ctx->uffd, .events = POLLIN };
+	struct uffdio_writeprotect wp;
+	struct uffd_msg msg;
+	int ret;
+
+	while (!__atomic_load_n(&ctx->stop, __ATOMIC_ACQUIRE)) {
+		ret = poll(&pfd, 1, 100);
+		if (!ret || (ret < 0 && errno == EINTR))
+			continue;
+		if (ret < 0) {
+			ctx->err = errno;
+			break;
+		}
+		if (read(ctx->uffd, &msg, sizeof(msg)) != sizeof(msg)) {
+			if (errno == EAGAIN)
+				continue;
+			ctx->err = errno;
+			break;
+		}
+		if (msg.event != UFFD_EVENT_PAGEFAULT ||
+		    !(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)) {
+			ctx->err = EPROTO;
+			break;
+		}
+		ctx->events++;
+		ctx->addr = msg.arg.pagefault.address;
+		wp.range.start = ctx->addr & ~(pagesize - 1);
+		wp.range.len = pagesize;
+		wp.mode = 0;
+		if (ioctl(ctx->uffd, UFFDIO_WRITEPROTECT, &wp)) {
+			ctx->err = errno;
+			break;
+		}
+	}
+	/* Never leave the writer blocked. */
+	wp.range.start = (uintptr_t)ctx->area;
+	wp.range.len = ctx->len;
+	wp.mode = 0;
+	ioctl(ctx->uffd, UFFDIO_WRITEPROTECT, &wp);
+	return NULL;
+}
+
+/*
+ * A write to a uffd-wp protected single-mapped KSM page raises the uffd-wp
+ * fault first; once the handler un-protects it, the write completes (and,
+ * the page being single-mapped, reuses it).
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, uffd_wp_fault_first, 300)
+{
+	struct uffd_ctx ctx = { 0 };
+	struct uffdio_writeprotect wp;
+	struct uffdio_api api;
+	struct ksm_cnt c0, c1;
+	unsigned long pfn[1];
+	pthread_t thread;
+	char *a, *b;
+	int uffd;
+
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		SKIP(return, "userfaultfd: %s", strerror(errno));
+	api.api = UFFD_API;
+	api.features = 0;
+	if (ioctl(uffd, UFFDIO_API, &api))
+		SKIP(return, "UFFDIO_API: %s", strerror(errno));
+	if (!(api.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+		SKIP(return, "UFFD_FEATURE_PAGEFAULT_FLAG_WP not supported");
+	/* UFFDIO_API enables features once: use a new uffd for WP. */
+	close(uffd);
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	ASSERT_GE(uffd, 0);
+	api.api = UFFD_API;
+	api.features = UFFD_FEATURE_PAGEFAULT_FLAG_WP;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+
+	ASSERT_EQ(0, make_ksm_pages(&a, &b, 1, TAG_UFFD, true));
+	ASSERT_EQ(0, uffd_register(uffd, a, pagesize, false, true, false));
+	wp.range.start = (uintptr_t)a;
+	wp.range.len = pagesize;
+	wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_WRITEPROTECT, &wp));
+	ASSERT_TRUE(!!(pg_info(pagemap_fd, a).pme & PM_UFFD_WP))
+		TH_LOG("page not uffd-wp protected");
+
+	prepare_write(_metadata, a, 0, 1, pfn, true);
+	ctx.uffd = uffd;
+	ctx.area = a;
+	ctx.len = pagesize;
+	ASSERT_EQ(0, pthread_create(&thread, NULL, uffd_wp_handler, &ctx));
+	ASSERT_EQ(0, read_cnt(&c0));
+	mark_pages(a, 0, 1, TAG_UFFD);
+	ASSERT_EQ(0, read_cnt(&c1));
+	__atomic_store_n(&ctx.stop, true, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+
+	EXPECT_EQ(0, ctx.err) TH_LOG("uffd handler: %s", strerror(ctx.err));
+	EXPECT_EQ(1, ctx.events) TH_LOG("uffd-wp faults seen");
+	EXPECT_EQ((uintptr_t)a, ctx.addr & ~(pagesize - 1));
+	check_outcome(_metadata, "uffd-wp", a, 0, 1, TAG_UFFD, true, pfn,
+		      &c0, &c1, true);
+	close(uffd);
+	munmap(a, pagesize);
+}
+
+static int online_nodes(int *nodes, int max)
+{
+	char buf[256], *p = buf, *end;
+	long lo, hi;
+	int nr = 0;
+
+	if (read_str("/sys/devices/system/node/online", buf, sizeof(buf)))
+		return 0;
+	while (*p && nr < max) {
+		lo = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		hi = lo;
+		if (*end == '-') {
+			p = end + 1;
+			hi = strtol(p, &end, 10);
+		}
+		for (; lo <= hi && nr < max; lo++)
+			nodes[nr++] = lo;
+		p = end;
+		if (*p != ',')
+			break;
+		p++;
+	}
+	return nr;
+}
+
+/*
+ * After reuse, the pages at @area (content: @tag, marked) must behave as
+ * ordinary anon pages. Each step walks the rmap, which finds a page only
+ * if its index is right: move_pages() to another node, MADV_PAGEOUT and
+ * read back, and a new KSM merge with a fresh twin.
+ */
+static void check_ordinary_anon(struct __test_metadata *_metadata,
+				const char *what, char *area, size_t n,
+				unsigned int tag)
+{
+	int nodes[64], nr_nodes, target[16], status[16];
+	unsigned long pfn[16];
+	struct twin x, y;
+	void *pages[16];
+	long moved = 0, swapped = 0;
+	size_t i;
+	char *c;
+	int j;
+
+	ASSERT_LE(n, (size_t)16);
+	nr_nodes = online_nodes(nodes, 64);
+	if (nr_nodes < 2) {
+		TH_LOG("%s: only %d NUMA node(s): move_pages part not run",
+		       what, nr_nodes);
+	} else {
+		for (i = 0; i < n; i++) {
+			pages[i] = area + i * pagesize;
+			pfn[i] = pg_info(pagemap_fd, pages[i]).pfn;
+		}
+		ASSERT_EQ(0, syscall(__NR_move_pages, 0, n, pages, NULL,
+				     status, 0));
+		for (i = 0; i < n; i++) {
+			ASSERT_GE(status[i], 0);
+			for (j = 0; nodes[j] == status[i]; j++)
+				;
+			target[i] = nodes[j];
+		}
+		EXPECT_EQ(0, syscall(__NR_move_pages, 0, n, pages, target,
+				     status, MPOL_MF_MOVE))
+			TH_LOG("%s: move_pages: %s", what, strerror(errno));
+		for (i = 0; i < n; i++) {
+			struct pg pg = pg_info(pagemap_fd, pages[i]);
+
+			moved += status[i] == target[i] && pg.pfn &&
+				 pg.pfn != pfn[i];
+		}
+		EXPECT_EQ((long)n, moved)
+			TH_LOG("%s: %ld of %zu pages migrated to the other node",
+			       what, moved, n);
+		EXPECT_EQ(0, bad_pages(area, 0, n, tag, true))
+			TH_LOG("%s: data changed by migration", what);
+	}
+
+	if (!swap_available()) {
+		TH_LOG("%s: no free swap: MADV_PAGEOUT part not run", what);
+	} else {
+		/* Migrated folios sit in an LRU batch; pageout needs them on the LRU. */
+		ASSERT_EQ(0, drain_lru());
+		ASSERT_EQ(0, madvise(area, n * pagesize, MADV_PAGEOUT));
+		for (i = 0; i < n; i++) {
+			uint64_t pme = pg_info(pagemap_fd, area + i * pagesize).pme;
+
+			swapped += (pme & PM_SWAP) && !(pme & PM_PRESENT);
+		}
+		EXPECT_EQ((long)n, swapped)
+			TH_LOG("%s: %ld of %zu pages swapped out", what, swapped, n);
+		EXPECT_EQ(0, bad_pages(area, 0, n, tag, true))
+			TH_LOG("%s: data changed by swap-out and swap-in", what);
+	}
+
+	c = map_area(n);
+	ASSERT_NE(NULL, c);
+	memcpy(c, area, n * pagesize);
+	ASSERT_EQ(0, madvise(c, n * pagesize, MADV_MERGEABLE));
+	x = (struct twin){ pagemap_fd, area };
+	y = (struct twin){ pagemap_fd, c };
+	EXPECT_EQ(0, ksm_scan(2, &x, &y, n))
+		TH_LOG("%s: ksmd did not merge the reused pages again", what);
+	munmap(c, n * pagesize);
+}
+
+/*
+ * Single-mapped KSM pages are reused in a MAP_PRIVATE file mapping (anon COW
+ * copies of file pages) and in an mremap()ed anonymous VMA, and afterwards
+ * are ordinary anon pages: their index (the anon page offset, which differs
+ * from the file offset and from the current address) must be set right.
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, private_file_and_mremap_reused, 600)
+{
+	const size_t n = 8, len = 8 * pagesize;
+	const off_t file_off = 16 * pagesize;
+	unsigned long pfn[8];
+	struct ksm_cnt c0, c1;
+	struct twin x, y;
+	char *f, *b, *m0, *m, *dst;
+	size_t i;
+	int fd;
+
+	/* MAP_PRIVATE file mapping, at a file offset != its anon offset. */
+	fd = memfd_create("ksm_wp_reuse", MFD_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, ftruncate(fd, file_off + len));
+	f = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, file_off);
+	ASSERT_NE(MAP_FAILED, f);
+	if (madvise(f, len, MADV_NOHUGEPAGE))
+		ASSERT_EQ(EINVAL, errno);
+	fill(f, n, TAG_FILE);
+	for (i = 0; i < n; i++) {
+		struct pg pg = pg_info(pagemap_fd, f + i * pagesize);
+
+		ASSERT_TRUE((pg.kpf & KWR_KPF_ANON) && !(pg.pme & PM_FILE))
+			TH_LOG("page %zu of the private file mapping is no anon page", i);
+	}
+	b = map_area(n);
+	ASSERT_NE(NULL, b);
+	fill(b, n, TAG_FILE);
+	ASSERT_EQ(0, madvise(f, len, MADV_MERGEABLE));
+	ASSERT_EQ(0, madvise(b, len, MADV_MERGEABLE));
+	x = (struct twin){ pagemap_fd, f };
+	y = (struct twin){ pagemap_fd, b };
+	ASSERT_EQ(0, ksm_scan(2, &x, &y, n));
+	munmap(b, len);
+	prepare_write(_metadata, f, 0, n, pfn, true);
+	ASSERT_EQ(0, read_cnt(&c0));
+	mark_pages(f, 0, n, TAG_FILE);
+	ASSERT_EQ(0, read_cnt(&c1));
+	check_outcome(_metadata, "private file", f, 0, n, TAG_FILE, true, pfn,
+		      &c0, &c1, true);
+	check_ordinary_anon(_metadata, "private file", f, n, TAG_FILE);
+	munmap(f, len);
+	close(fd);
+
+	/* Anonymous VMA moved by mremap() after its pages were faulted in. */
+	m0 = map_area(n);
+	ASSERT_NE(NULL, m0);
+	fill(m0, n, TAG_MREMAP);
+	dst = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, dst);
+	m = mremap(m0, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	ASSERT_EQ(dst, m);
+	b = map_area(n);
+	ASSERT_NE(NULL, b);
+	fill(b, n, TAG_MREMAP);
+	ASSERT_EQ(0, madvise(m, len, MADV_MERGEABLE));
+	ASSERT_EQ(0, madvise(b, len, MADV_MERGEABLE));
+	x = (struct twin){ pagemap_fd, m };
+	y = (struct twin){ pagemap_fd, b };
+	ASSERT_EQ(0, ksm_scan(2, &x, &y, n));
+	munmap(b, len);
+	prepare_write(_metadata, m, 0, n, pfn, true);
+	ASSERT_EQ(0, read_cnt(&c0));
+	mark_pages(m, 0, n, TAG_MREMAP);
+	ASSERT_EQ(0, read_cnt(&c1));
+	check_outcome(_metadata, "mremap()ed", m, 0, n, TAG_MREMAP, true, pfn,
+		      &c0, &c1, true);
+	check_ordinary_anon(_metadata, "mremap()ed", m, n, TAG_MREMAP);
+	munmap(m, len);
+}
+
+/* --- memcg ----------------------------------------------------------------- */
+
+/* 1: skip (reason in @why), 0: ready, -1: error (reason in @why). */
+static int cg_prepare(struct kwr_state *st, char *why, size_t len)
+{
+	static const char * const sub[] = { "/a", "/b" };
+	char buf[512], path[PATH_MAX];
+	struct statfs sfs;
+	int i, err;
+
+	if (statfs(CG_ROOT, &sfs) || sfs.f_type != CGROUP2_SUPER_MAGIC) {
+		snprintf(why, len, "no cgroup2 mounted at " CG_ROOT);
+		return 1;
+	}
+	if (read_str(CG_ROOT "/cgroup.controllers", buf, sizeof(buf)) ||
+	    !has_word(buf, "memory")) {
+		snprintf(why, len, "cgroup2 memory controller not available");
+		return 1;
+	}
+	if (access("/proc/kpagecgroup", R_OK)) {
+		snprintf(why, len, "/proc/kpagecgroup: %s", strerror(errno));
+		return 1;
+	}
+	if (read_str(CG_ROOT "/cgroup.subtree_control", buf, sizeof(buf)))
+		buf[0] = '\0';
+	if (!has_word(buf, "memory")) {
+		err = write_str(CG_ROOT "/cgroup.subtree_control", "+memory");
+		if (err) {
+			snprintf(why, len, "enabling +memory in " CG_ROOT ": %s",
+				 strerror(-err));
+			return -1;
+		}
+		st->cg_root_memory = true;
+	}
+	snprintf(st->cg_dir, sizeof(st->cg_dir), CG_ROOT "/ksm_wp_reuse.%d",
+		 getpid());
+	if (mkdir(st->cg_dir, 0755)) {
+		snprintf(why, len, "mkdir %s: %s", st->cg_dir, strerror(errno));
+		st->cg_dir[0] = '\0';
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", st->cg_dir);
+	err = write_str(path, "+memory");
+	if (err) {
+		snprintf(why, len, "%.200s: %s", path, strerror(-err));
+		return -1;
+	}
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s%s", st->cg_dir, sub[i]);
+		if (mkdir(path, 0755)) {
+			snprintf(why, len, "mkdir %.200s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* 1: tracing on, 0: no tracefs (skip the trace check), -1: event missing. */
+static int trace_prepare(struct kwr_state *st)
+{
+	struct statfs sfs;
+
+	if (statfs(TRACEFS, &sfs) || sfs.f_type != TRACEFS_MAGIC) {
+		if (mount("tracefs", TRACEFS, "tracefs", 0, NULL))
+			return 0;
+		st->mounted_tracefs = true;
+	}
+	if (access(TRACEFS "/" TRACE_EVENT_DIR, F_OK))
+		return -1;
+	snprintf(st->trace_dir, sizeof(st->trace_dir),
+		 TRACEFS "/instances/ksm_wp_reuse.%d", getpid());
+	if (mkdir(st->trace_dir, 0755)) {
+		st->trace_dir[0] = '\0';
+		return 0;
+	}
+	return 1;
+}
+
+static int trace_enable(struct kwr_state *st, bool on)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (on) {
+		/* Empty the instance's buffer. */
+		snprintf(path, sizeof(path), "%s/trace", st->trace_dir);
+		fd = open(path, O_WRONLY | O_TRUNC);
+		if (fd < 0)
+			return -errno;
+		close(fd);
+	}
+	snprintf(path, sizeof(path), "%s/" TRACE_EVENT_DIR "/enable",
+		 st->trace_dir);
+	return write_str(path, on ? "1" : "0");
+}
+
+static char *trace_read(struct kwr_state *st)
+{
+	size_t size = 1 << 16, len = 0;
+	char path[PATH_MAX], *buf, *nbuf;
+	ssize_t got;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/trace", st->trace_dir);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return NULL;
+	buf = malloc(size);
+	while (buf) {
+		got = read(fd, buf + len, size - len - 1);
+		if (got <= 0)
+			break;
+		len += got;
+		if (size - len < 4096) {
+			size *= 2;
+			nbuf = realloc(buf, size);
+			if (!nbuf)
+				free(buf);
+			buf = nbuf;
+		}
+	}
+	close(fd);
+	if (buf)
+		buf[len] = '\0';
+	return buf;
+}
+
+/* The result of the last ksm_wp_reuse event for @pfn in @trace, or "". */
+static void trace_result(const char *trace, unsigned long pfn, char *res,
+			 size_t len)
+{
+	const char *line = trace, *eol, *p;
+	char needle[64];
+
+	res[0] = '\0';
+	snprintf(needle, sizeof(needle), "pfn=0x%lx ", pfn);
+	for (; line && *line; line = eol ? eol + 1 : NULL) {
+		eol = strchr(line, '\n');
+		p = strstr(line, "ksm_wp_reuse:");
+		if (!p || (eol && p > eol))
+			continue;
+		p = strstr(p, needle);
+		if (!p || (eol && p > eol))
+			continue;
+		p = strstr(p, "result=");
+		if (!p || (eol && p > eol))
+			continue;
+		p += strlen("result=");
+		snprintf(res, len, "%.*s", (int)strcspn(p, "\n\t "), p);
+	}
+}
+
+/*
+ * A memcg test member: joins its cgroup, then maps @n pages (charged there),
+ * fills and registers them with KSM, sends their address and serves
+ * commands: 'u' unmap, 'w' write every page and reply the number of pages
+ * with wrong data, 'q' (or anything else, or EOF): exit.
+ */
+static void memcg_member(const char *procs, size_t n, unsigned int tag,
+			 int cmd, int reply)
+{
+	uint64_t msg = 0;
+	char *area = NULL;
+	char buf[32], c;
+
+	snprintf(buf, sizeof(buf), "%d", getpid());
+	if (write_str(procs, buf))
+		goto out;
+	area = map_area(n);
+	if (!area)
+		goto out;
+	fill(area, n, tag);
+	if (madvise(area, n * pagesize, MADV_MERGEABLE))
+		goto out;
+	msg = (uintptr_t)area;
+out:
+	if (write(reply, &msg, sizeof(msg)) != sizeof(msg) || !msg)
+		_exit(1);
+	while (read(cmd, &c, 1) == 1) {
+		if (c == 'u') {
+			msg = munmap(area, n * pagesize) ? 1 : 0;
+		} else if (c == 'w') {
+			mark_pages(area, 0, n, tag);
+			msg = bad_pages(area, 0, n, tag, true);
+		} else {
+			break;
+		}
+		if (write(reply, &msg, sizeof(msg)) != sizeof(msg))
+			break;
+	}
+	_exit(0);
+}
+
+struct member {
+	int cmd, reply, pm_fd;
+	char *addr;
+	ino_t ino;	/* of its cgroup directory */
+};
+
+static int member_start(struct kwr_state *st, int slot,
+			struct member *m, const char *group, size_t n,
+			unsigned int tag)
+{
+	char dir[256], path[PATH_MAX];
+	int cmd[2], reply[2];
+	struct stat sb;
+	uint64_t msg;
+	pid_t pid;
+
+	snprintf(dir, sizeof(dir), "%s/%s", st->cg_dir, group);
+	if (stat(dir, &sb))
+		return -1;
+	m->ino = sb.st_ino;
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	if (pipe(cmd) || pipe(reply))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		close(cmd[1]);
+		close(reply[0]);
+		memcg_member(path, n, tag, cmd[0], reply[1]);
+	}
+	track_pid(st, slot, pid);
+	close(cmd[0]);
+	close(reply[1]);
+	m->cmd = cmd[1];
+	m->reply = reply[0];
+	if (read(m->reply, &msg, sizeof(msg)) != sizeof(msg) || !msg)
+		return -1;
+	m->addr = (char *)(uintptr_t)msg;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	m->pm_fd = open(path, O_RDONLY);
+	return m->pm_fd < 0 ? -1 : 0;
+}
+
+static int member_cmd(struct member *m, char c, uint64_t *res)
+{
+	if (write(m->cmd, &c, 1) != 1)
+		return -1;
+	return read(m->reply, res, sizeof(*res)) == sizeof(*res) ? 0 : -1;
+}
+
+static int member_stop(struct kwr_state *st, int slot,
+		       struct member *m)
+{
+	char quit = 'q';
+	int ret;
+
+	/*
+	 * Tell it to quit: a later member inherited our end of this pipe, so
+	 * closing it here would not give this member an EOF.
+	 */
+	if (write(m->cmd, &quit, 1) != 1)
+		kill(st->pids[slot], SIGKILL);
+	close(m->cmd);
+	ret = reap(st, slot);
+	close(m->reply);
+	close(m->pm_fd);
+	return ret;
+}
+
+/*
+ * One round: members A (cgroup a) and B (cgroup b) map the same content,
+ * ksmd merges it, the non-writer unmaps its area and @writer (0: A, 1: B)
+ * writes every page. Each KSM page must be reused if it is charged to the
+ * writer's cgroup and copied (trace: result=memcg) if charged to the other.
+ */
+static void memcg_round(struct __test_metadata *_metadata,
+			struct kwr_state *st, int writer,
+			unsigned int tag, bool trace, long *reused,
+			long *copied)
+{
+	static const char * const name[] = { "A", "B" };
+	static const char * const group[] = { "a", "b" };
+	const size_t n = 32;
+	long own = 0, other = 0, wrong = 0, trace_wrong = 0;
+	unsigned long pfn[32];
+	bool mine[32];
+	struct ksm_cnt c0, c1;
+	struct member m[2], *w, *o;
+	struct twin x, y;
+	char res[32], *log = NULL;
+	uint64_t cg, ret;
+	int kpagecg_fd, i;
+	size_t k;
+
+	ASSERT_EQ(0, member_start(st, 0, &m[0], group[0], n, tag));
+	ASSERT_EQ(0, member_start(st, 1, &m[1], group[1], n, tag));
+	x = (struct twin){ m[0].pm_fd, m[0].addr };
+	y = (struct twin){ m[1].pm_fd, m[1].addr };
+	ASSERT_EQ(0, ksm_scan(2, &x, &y, n));
+
+	w = &m[writer];
+	o = &m[!writer];
+	ASSERT_EQ(0, member_cmd(o, 'u', &ret));
+	ASSERT_EQ((uint64_t)0, ret) TH_LOG("munmap in the other member");
+	ASSERT_EQ(0, drain_lru());
+
+	kpagecg_fd = open("/proc/kpagecgroup", O_RDONLY);
+	ASSERT_GE(kpagecg_fd, 0);
+	for (k = 0; k < n; k++) {
+		struct pg pg = pg_info(w->pm_fd, w->addr + k * pagesize);
+
+		ASSERT_TRUE(pg.pfn && (pg.kpf & KWR_KPF_KSM) &&
+			    (pg.pme & PM_MMAP_EXCLUSIVE))
+			TH_LOG("page %zu is no single-mapped KSM page", k);
+		ASSERT_EQ((ssize_t)sizeof(cg),
+			  pread(kpagecg_fd, &cg, sizeof(cg), pg.pfn * sizeof(cg)));
+		ASSERT_TRUE(cg == m[0].ino || cg == m[1].ino)
+			TH_LOG("page %zu charged to memcg inode %llu, neither a nor b",
+			       k, (unsigned long long)cg);
+		pfn[k] = pg.pfn;
+		mine[k] = cg == w->ino;
+		own += mine[k];
+		other += !mine[k];
+	}
+	close(kpagecg_fd);
+
+	if (trace)
+		ASSERT_EQ(0, trace_enable(st, true));
+	ASSERT_EQ(0, read_cnt(&c0));
+	ASSERT_EQ(0, member_cmd(w, 'w', &ret));
+	ASSERT_EQ(0, read_cnt(&c1));
+	if (trace) {
+		ASSERT_EQ(0, trace_enable(st, false));
+		log = trace_read(st);
+		ASSERT_NE(NULL, log);
+	}
+	EXPECT_EQ((uint64_t)0, ret)
+		TH_LOG("%s: pages with wrong data", name[writer]);
+
+	for (k = 0; k < n; k++) {
+		unsigned long now = pg_info(w->pm_fd, w->addr + k * pagesize).pfn;
+
+		wrong += mine[k] != (now == pfn[k]);
+		if (!log)
+			continue;
+		trace_result(log, pfn[k], res, sizeof(res));
+		if (strcmp(res, mine[k] ? "reused" : "memcg")) {
+			if (trace_wrong++ < 4)
+				TH_LOG("pfn %#lx: trace result \"%s\", expected %s",
+				       pfn[k], res, mine[k] ? "reused" : "memcg");
+		}
+	}
+	free(log);
+	TH_LOG("writer %s: %ld pages charged to its own cgroup, %ld to the other",
+	       name[writer], own, other);
+	EXPECT_EQ(0, wrong)
+		TH_LOG("pages not reused iff charged to the writer's cgroup");
+	EXPECT_EQ(own, c1.reuse - c0.reuse) TH_LOG("ksm_wp_reuse delta");
+	EXPECT_EQ(other, c1.cow - c0.cow) TH_LOG("cow_ksm delta");
+	EXPECT_EQ(0, trace_wrong) TH_LOG("trace results");
+
+	for (i = 0; i < 2; i++)
+		EXPECT_EQ(0, member_stop(st, i, &m[i]));
+	*reused += own;
+	*copied += other;
+}
+
+/*
+ * A single-mapped KSM page charged to another memcg than the faulting
+ * process's is copied (reuse would bill the writer's private memory to the
+ * other group); one charged to the writer's memcg is reused. Which side a
+ * merged page is charged to is up to ksmd, so rounds alternate the writer
+ * until both outcomes were seen.
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, memcg_other_group_copied, 900)
+{
+	long reused = 0, copied = 0;
+	char why[256];
+	int ret, round;
+	bool trace;
+
+	ret = cg_prepare(&self->st, why, sizeof(why));
+	if (ret > 0)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, ret) TH_LOG("%s", why);
+
+	ret = trace_prepare(&self->st);
+	ASSERT_LE(0, ret)
+		TH_LOG("tracefs has no ksm:ksm_wp_reuse event");
+	trace = ret > 0;
+	if (!trace)
+		TH_LOG("no tracefs: trace result check not run");
+
+	for (round = 0; round < 4 && (!reused || !copied); round++)
+		memcg_round(_metadata, &self->st, round % 2, TAG_MEMCG + round,
+			    trace, &reused, &copied);
+	EXPECT_LT(0, reused) TH_LOG("reuse in the own memcg never observed");
+	EXPECT_LT(0, copied) TH_LOG("copy for another memcg never observed");
+}
+
+/*
+ * A R/O long-term pin (gup_test) on a single-mapped KSM page triggers an
+ * unshare fault, which reuses the page; the pin then sees later writes.
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, ro_longterm_pin_unshare_reused, 300)
+{
+	const size_t n = 4;
+	struct pin_longterm_test args;
+	struct ksm_cnt c0, c1, c2;
+	unsigned long pfn[4];
+	struct statfs sfs;
+	long same = 0;
+	char *a, *b, *tmp;
+	__u64 tmp_addr;
+	int gup_fd;
+	size_t i;
+
+	gup_fd = open(DEBUGFS "/gup_test", O_RDWR);
+	if (gup_fd < 0 && (statfs(DEBUGFS, &sfs) || sfs.f_type != DEBUGFS_MAGIC) &&
+	    !mount("debugfs", DEBUGFS, "debugfs", 0, NULL)) {
+		self->st.mounted_debugfs = true;
+		gup_fd = open(DEBUGFS "/gup_test", O_RDWR);
+	}
+	if (gup_fd < 0)
+		SKIP(return, DEBUGFS "/gup_test: %s (CONFIG_GUP_TEST?)",
+		     strerror(errno));
+
+	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_PIN, true));
+	prepare_write(_metadata, a, 0, n, pfn, true);
+	ASSERT_EQ(0, read_cnt(&c0));
+	args.addr = (uintptr_t)a;
+	args.size = n * pagesize;
+	args.flags = 0;		/* R/O, not GUP-fast */
+	ASSERT_EQ(0, ioctl(gup_fd, PIN_LONGTERM_TEST_START, &args))
+		TH_LOG("PIN_LONGTERM_TEST_START: %s", strerror(errno));
+	ASSERT_EQ(0, read_cnt(&c1));
+	check_outcome(_metadata, "R/O long-term pin", a, 0, n, TAG_PIN, false,
+		      pfn, &c0, &c1, true);
+
+	/* Now an ordinary exclusive anon page: no more KSM events. */
+	mark_pages(a, 0, n, TAG_PIN);
+	ASSERT_EQ(0, read_cnt(&c2));
+	EXPECT_EQ(0, c2.reuse - c1.reuse);
+	EXPECT_EQ(0, c2.cow - c1.cow);
+	for (i = 0; i < n; i++)
+		same += pg_info(pagemap_fd, a + i * pagesize).pfn == pfn[i];
+	EXPECT_EQ((long)n, same) TH_LOG("pinned pages replaced on write");
+
+	tmp = malloc(n * pagesize);
+	ASSERT_NE(NULL, tmp);
+	tmp_addr = (uintptr_t)tmp;
+	EXPECT_EQ(0, ioctl(gup_fd, PIN_LONGTERM_TEST_READ, &tmp_addr))
+		TH_LOG("PIN_LONGTERM_TEST_READ: %s", strerror(errno));
+	EXPECT_EQ(0, bad_pages(tmp, 0, n, TAG_PIN, true))
+		TH_LOG("the pin does not see the write");
+	EXPECT_EQ(0, ioctl(gup_fd, PIN_LONGTERM_TEST_STOP));
+	free(tmp);
+	close(gup_fd);
+	munmap(a, n * pagesize);
+}
+
+/* Merge @n twins, unmap the twins, write all: every page must be reused. */
+static char *reuse_many(struct __test_metadata *_metadata, size_t n,
+			unsigned int tag, long *shared, long *sharing,
+			long *self_merging)
+{
+	struct ksm_cnt c0, c1;
+	unsigned long *pfn;
+	char *a, *b;
+
+	pfn = calloc(n, sizeof(*pfn));
+	if (!pfn)
+		return NULL;
+	if (make_ksm_pages(&a, &b, n, tag, false)) {
+		free(pfn);
+		return NULL;
+	}
+	if (shared) {
+		*shared = read_long(KSM_SYSFS "pages_shared");
+		*sharing = read_long(KSM_SYSFS "pages_sharing");
+		*self_merging = ksm_get_self_merging_pages();
+	}
+	munmap(b, n * pagesize);
+	prepare_write(_metadata, a, 0, n, pfn, true);
+	if (read_cnt(&c0))
+		goto out;
+	mark_pages(a, 0, n, tag);
+	if (read_cnt(&c1))
+		goto out;
+	check_outcome(_metadata, "many", a, 0, n, tag, true, pfn, &c0, &c1,
+		      true);
+out:
+	free(pfn);
+	return a;
+}
+
+/* After draining the LRU batches, all of 4096 single-mapped pages are reused. */
+TEST_F_TIMEOUT(ksm_wp_reuse, many_pages_all_reused, 600)
+{
+	const size_t n = 4096;
+	char *a;
+
+	a = reuse_many(_metadata, n, TAG_MANY, NULL, NULL, NULL);
+	ASSERT_NE(NULL, a);
+	munmap(a, n * pagesize);
+}
+
+/*
+ * KSM's counters go stale after reuse exactly as after a copy: unchanged
+ * while ksmd is stopped; once ksmd has run two more full scans, pages_shared,
+ * pages_sharing and this process's ksm_merging_pages are back at their
+ * values from before the merge.
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, ksm_counters_converge, 600)
+{
+	const size_t n = 1024;
+	long base_shared, base_sharing, base_self;
+	long shared, sharing, self_merging;
+	char *a;
+
+	/* Let ksmd drop stale nodes left by earlier tests first. */
+	ASSERT_EQ(0, ksm_scan(2, NULL, NULL, 0));
+	base_shared = read_long(KSM_SYSFS "pages_shared");
+	base_sharing = read_long(KSM_SYSFS "pages_sharing");
+	base_self = ksm_get_self_merging_pages();
+	ASSERT_LE(0, base_shared);
+	ASSERT_LE(0, base_sharing);
+	ASSERT_LE(0, base_self) TH_LOG("/proc/self/ksm_merging_pages");
+
+	a = reuse_many(_metadata, n, TAG_CONVERGE, &shared, &sharing,
+		       &self_merging);
+	ASSERT_NE(NULL, a);
+	EXPECT_EQ(base_shared + (long)n, shared);
+	EXPECT_EQ(base_sharing + (long)n, sharing);
+	EXPECT_EQ(base_self + 2 * (long)n, self_merging);
+
+	/* ksmd stopped: stale, as after copies. */
+	EXPECT_EQ(shared, read_long(KSM_SYSFS "pages_shared"));
+	EXPECT_EQ(sharing, read_long(KSM_SYSFS "pages_sharing"));
+	EXPECT_EQ(self_merging, ksm_get_self_merging_pages());
+
+	ASSERT_EQ(0, ksm_scan(2, NULL, NULL, 0));
+	EXPECT_EQ(base_shared, read_long(KSM_SYSFS "pages_shared"));
+	EXPECT_EQ(base_sharing, read_long(KSM_SYSFS "pages_sharing"));
+	EXPECT_EQ(base_self, ksm_get_self_merging_pages());
+	munmap(a, n * pagesize);
+}
+
+/* write() @len bytes of @s to @path; returns write()'s result, errno in *err. */
+static ssize_t write_raw(const char *path, const char *s, size_t len, int *err)
+{
+	ssize_t ret;
+	int fd;
+
+	*err = 0;
+	fd = open(path, O_WRONLY);
+	if (fd < 0) {
+		*err = errno;
+		return -2;
+	}
+	ret = write(fd, s, len);
+	if (ret < 0)
+		*err = errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * The switch takes exactly 0 and 1 (a trailing newline is fine) and refuses
+ * anything else with EINVAL, keeping its value. sysfs passes at most
+ * PAGE_SIZE bytes to the store function, so longer writes reach it truncated
+ * and must be refused all the same. An empty write never reaches the store
+ * function (sysfs_kf_write() returns 0 for it), so it returns 0 (EINVAL is
+ * accepted too) and must not change the value.
+ */
+TEST_F(ksm_wp_reuse, switch_rejects_bad_values)
+{
+	static const char * const bad[] = {
+		"2", "-1", "abc", "10", "y", "on", "\n",
+	};
+	static const char * const start[] = { "1", "0" };
+	char val[16], *big;
+	struct stat sb;
+	size_t i, s, big_len[] = { 4096, 5000 };
+	ssize_t ret;
+	int err;
+
+	ASSERT_EQ(0, stat(WP_REUSE, &sb));
+	EXPECT_EQ(0644, (int)(sb.st_mode & 0777));
+
+	big = malloc(5000);
+	ASSERT_NE(NULL, big);
+	memset(big, '1', 5000);
+	for (s = 0; s < 2; s++) {
+		ASSERT_EQ(0, write_str(WP_REUSE, start[s]));
+		for (i = 0; i < ARRAY_SIZE(bad) + 2; i++) {
+			const char *str = i < ARRAY_SIZE(bad) ? bad[i] : big;
+			size_t len = i < ARRAY_SIZE(bad) ? strlen(bad[i]) :
+					big_len[i - ARRAY_SIZE(bad)];
+
+			ret = write_raw(WP_REUSE, str, len, &err);
+			EXPECT_EQ(-1, ret) TH_LOG("write of %zu bytes \"%.8s\"", len, str);
+			EXPECT_EQ(EINVAL, err) TH_LOG("write of %zu bytes \"%.8s\"", len, str);
+			ASSERT_EQ(0, read_str(WP_REUSE, val, sizeof(val)));
+			EXPECT_STREQ(start[s], val);
+		}
+		ret = write_raw(WP_REUSE, "", 0, &err);
+		EXPECT_TRUE(ret == 0 || (ret == -1 && err == EINVAL))
+			TH_LOG("empty write: %zd, %s", ret, strerror(err));
+		ASSERT_EQ(0, read_str(WP_REUSE, val, sizeof(val)));
+		EXPECT_STREQ(start[s], val);
+	}
+	free(big);
+
+	EXPECT_EQ(2, write_raw(WP_REUSE, "0\n", 2, &err));
+	ASSERT_EQ(0, read_str(WP_REUSE, val, sizeof(val)));
+	EXPECT_STREQ("0", val);
+	EXPECT_EQ(2, write_raw(WP_REUSE, "1\n", 2, &err));
+	ASSERT_EQ(0, read_str(WP_REUSE, val, sizeof(val)));
+	EXPECT_STREQ("1", val);
+}
+
+TEST_HARNESS_MAIN
