@@ -5,7 +5,7 @@
 # lives in $(CACHE_DIR), outside this clone.
 #
 # Variables: KERNEL_SRC=/path/to/linux-7.3 (default: Debian's linux-source-7.3)
-#            VM_ACCEL=auto|kvm|tcg, CACHE_DIR=...
+#            VM_ACCEL=auto|kvm|tcg, CACHE_DIR=..., DEMO_ARGS="-n 4096"
 
 S := scripts
 export KERNEL_SRC VM_ACCEL CACHE_DIR
@@ -18,10 +18,10 @@ help:
 
 ## make run    build everything missing, boot the kernel, run the demo
 run: kernel
-	$(S)/vm.sh /bin/sh -c 'dmesg | grep "ksm-wp-reuse overlay"'
+	$(S)/demo.sh $(DEMO_ARGS)
 
 ## make test   everything CI runs; last line "N passed, N failed, N skipped"
-test: kernel
+test: selftests
 	$(S)/test.sh
 
 ## make setup  install the tools (Debian packages, bindgen, libclang, virtme-ng)
@@ -42,6 +42,10 @@ config: overlay
 ## make kernel  configure and build (incremental)
 kernel: config
 	$(S)/build.sh
+
+## make selftests  build the mm kselftests (with ksm_wp_reuse) against the kernel
+selftests: kernel
+	$(S)/build.sh kselftest-all TARGETS=mm
 
 ## make shell  an interactive shell in the guest
 shell: kernel

@@ -20,6 +20,10 @@ fi
 
 step "Configuring $KOUT"
 mkdir -p "$KOUT"
+if ! make -s -C "$KTREE" O="$KOUT" rustavailable >"$KOUT/rustavailable.log" 2>&1; then
+	cat "$KOUT/rustavailable.log" >&2
+	die "the Rust toolchain is not usable for this kernel (above): run 'make setup' to install rust-src, bindgen and libclang"
+fi
 rm -f "$KOUT/.ksm-wp-config-hash"
 (cd "$KTREE" && virtme-configkernel --defconfig O="$KOUT" >"$KOUT/config.log" 2>&1) ||
 	die "virtme-configkernel --defconfig failed: see $KOUT/config.log"

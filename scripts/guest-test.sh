@@ -1,22 +1,74 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Runs inside the guest (as root, host filesystem mounted copy-on-write).
-# Each suite's raw output goes to $OUT/<suite>.log for the host to count;
-# the exit status of this script is not the verdict, the logs are.
+# Each suite's (K)TAP output goes to $OUT/<suite>.log for the host to count
+# (scripts/count-results.py); this script's exit status is not the verdict.
+#   guest-test.sh OUTDIR KOUT [SUITE...]   (default: all suites)
 set -u
-OUT=${1:?usage: guest-test.sh OUTDIR KOUT}
-KOUT=${2:?usage: guest-test.sh OUTDIR KOUT}
+OUT=${1:?usage: guest-test.sh OUTDIR KOUT [SUITE...]}
+KOUT=${2:?usage: guest-test.sh OUTDIR KOUT [SUITE...]}
+shift 2
 PROJECT_DIR=$(cd "$(dirname "$0")/.." && pwd)
+MM=$KOUT/kselftest/mm
 
-suite() { # suite NAME CMD... : run one suite, tee its output to NAME.log
-	local name=$1
+run_suite() { # run_suite NAME CMD... : run one suite, tee its output to NAME.log
+	local name=$1 start=$SECONDS
 	shift
 	echo "=== $name: $*"
 	"$@" 2>&1 | tee "$OUT/$name.log"
-	echo "=== $name: exit ${PIPESTATUS[0]}"
+	echo "=== $name: exit ${PIPESTATUS[0]} after $((SECONDS - start))s"
 }
 
-# The kernel's boot log holds the KUnit results (built-in suites run at boot).
-dmesg >"$OUT/dmesg.log"
+# A program that does not speak TAP counts as one test: its exit status.
+tap_exit() { # tap_exit NAME CMD...
+	local name=$1
+	shift
+	echo "TAP version 13"
+	echo "1..1"
+	if "$@" | sed 's/^/# /'; then echo "ok 1 $name"; else echo "not ok 1 $name"; fi
+}
 
-suite guest-basics "$PROJECT_DIR/scripts/guest-basics.sh" "$KOUT"
+# Nothing the tests did may have warned or oopsed (the boot log is checked too).
+dmesg_clean() {
+	local bad
+	echo "TAP version 13"
+	echo "1..1"
+	bad=$(dmesg | grep -E 'WARNING:|BUG:|Oops|Call Trace:|lockdep|KCSAN|list_(add|del) corruption')
+	if [ -z "$bad" ]; then echo "ok 1 dmesg: no warning, BUG or oops"; else
+		printf '# %s\n' "${bad//$'\n'/$'\n'# }"
+		echo "not ok 1 dmesg: no warning, BUG or oops"
+	fi
+}
+
+"$PROJECT_DIR/scripts/guest-setup.sh"
+# The mm selftests expect to run from their own directory (some exec ./self).
+cd "$MM" || exit 1
+# The boot log holds the KUnit results (the built-in suites run at boot).
+dmesg >"$OUT/kunit.log"
+
+suites=("$@")
+[ "${#suites[@]}" -gt 0 ] || suites=(basics ksm_wp_reuse demo ksm_functional_tests ksm_tests cow dmesg)
+for s in "${suites[@]}"; do
+	case $s in
+	basics) run_suite basics "$PROJECT_DIR/scripts/guest-basics.sh" "$KOUT" ;;
+	ksm_wp_reuse) run_suite ksm_wp_reuse "$MM/ksm_wp_reuse" ;;
+	demo) run_suite demo tap_exit "ksm_wp_reuse_demo: merge, reuse, copy, data intact" \
+		"$KOUT/samples/ksm_wp_reuse/ksm_wp_reuse_demo" ;;
+	ksm_functional_tests) run_suite ksm_functional_tests "$MM/ksm_functional_tests" ;;
+	ksm_tests)
+		# The mm runner's own cases (run_vmtests.sh): merge, unmerge, zero pages.
+		{
+			echo "TAP version 13"; echo "1..4"
+			n=0
+			for args in "-M -p 10" "-U" "-Z -p 10 -z 0" "-Z -p 10 -z 1"; do
+				n=$((n + 1))
+				# shellcheck disable=SC2086
+				if ./ksm_tests $args | sed 's/^/# /'; then echo "ok $n ksm_tests $args"
+				else echo "not ok $n ksm_tests $args"; fi
+			done
+		} 2>&1 | tee "$OUT/ksm_tests.log" ;;
+	cow) run_suite cow "$MM/cow" ;;
+	dmesg) run_suite dmesg dmesg_clean ;;
+	*) echo "unknown suite $s" >&2 ;;
+	esac
+done

@@ -23,14 +23,18 @@ check_version() {
 	printf '%s.%s.%s\n' "$v" "$p" "${s:-0}"
 }
 
+# Check what we were given before creating anything.
+if [ -n "${KERNEL_SRC:-}" ]; then
+	[ -d "$KERNEL_SRC" ] || die "KERNEL_SRC=$KERNEL_SRC is not a directory"
+	version=$(check_version "$KERNEL_SRC")
+fi
+
 tmp=$KTREE.tmp
 rm -rf "$tmp"
 mkdir -p "$(dirname "$KTREE")"
 need_space "$(dirname "$KTREE")" 4 "the kernel work tree"
 
 if [ -n "${KERNEL_SRC:-}" ]; then
-	[ -d "$KERNEL_SRC" ] || die "KERNEL_SRC=$KERNEL_SRC is not a directory"
-	version=$(check_version "$KERNEL_SRC")
 	step "Importing $KERNEL_SRC (Linux $version) into $KTREE"
 	info "the tree is copied; $KERNEL_SRC itself is not touched"
 	rsync -a --exclude=/.git "$KERNEL_SRC"/ "$tmp"/ || die "copying $KERNEL_SRC failed"

@@ -17,4 +17,4 @@ VM_OUT=$results "$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-test.sh
 
 step "Results"
 "$VENV/bin/python" "$PROJECT_DIR/scripts/count-results.py" "$KTREE" "$results" \
-	host guest-basics dmesg
+	host kunit basics ksm_wp_reuse demo ksm_functional_tests ksm_tests cow dmesg

@@ -111,6 +111,7 @@ enum {
 	TAG_PIN = TAG_MEMCG + 16,
 	TAG_MANY,
 	TAG_CONVERGE,
+	TAG_UNIQUE,	/* merges with nothing */
 };
 
 /*
@@ -1826,9 +1827,17 @@ TEST_F_TIMEOUT(ksm_wp_reuse, ksm_counters_converge, 600)
 	const size_t n = 1024;
 	long base_shared, base_sharing, base_self;
 	long shared, sharing, self_merging;
-	char *a;
+	char *a, *keep;
 
-	/* Let ksmd drop stale nodes left by earlier tests first. */
+	/*
+	 * Let ksmd drop stale nodes left by earlier tests first. ksmd only
+	 * scans while some mm is registered with KSM: register this one with
+	 * a page that merges with nothing.
+	 */
+	keep = map_area(1);
+	ASSERT_NE(NULL, keep);
+	fill(keep, 1, TAG_UNIQUE);
+	ASSERT_EQ(0, madvise(keep, pagesize, MADV_MERGEABLE));
 	ASSERT_EQ(0, ksm_scan(2, NULL, NULL, 0));
 	base_shared = read_long(KSM_SYSFS "pages_shared");
 	base_sharing = read_long(KSM_SYSFS "pages_sharing");
@@ -1854,6 +1863,7 @@ TEST_F_TIMEOUT(ksm_wp_reuse, ksm_counters_converge, 600)
 	EXPECT_EQ(base_sharing, read_long(KSM_SYSFS "pages_sharing"));
 	EXPECT_EQ(base_self, ksm_get_self_merging_pages());
 	munmap(a, n * pagesize);
+	munmap(keep, pagesize);
 }
 
 /* write() @len bytes of @s to @path; returns write()'s result, errno in *err. */
