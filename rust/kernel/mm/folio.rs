@@ -144,6 +144,21 @@ impl Folio {
     }
 
     /// Tries to take the folio lock without sleeping.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::mm::folio::Folio;
+    ///
+    /// let folio = Folio::alloc(GFP_KERNEL, 0)?;
+    /// let guard = folio.trylock().ok_or(EBUSY)?;
+    /// assert!(folio.test_locked());
+    /// // Held: a second attempt fails.
+    /// assert!(folio.trylock().is_none());
+    /// drop(guard);
+    /// assert!(!folio.test_locked());
+    /// # Ok::<(), Error>(())
+    /// ```
     #[inline]
     pub fn trylock(&self) -> Option<FolioLockGuard<'_>> {
         // SAFETY: By the type invariants, the folio is valid.
@@ -229,19 +244,28 @@ impl FolioLockGuard<'_> {
             return false;
         }
         let vma = fault.vma().as_ptr();
+        // SAFETY: `vma` is the faulting VMA, valid under the locks `WpFault` holds.
+        let index = unsafe { bindings::linear_anon_page_index(vma, fault.address()) };
         // SAFETY: By the type invariants, the folio is valid and locked.
         if !unsafe { bindings::folio_ref_freeze(folio, 1) } {
             return false;
         }
-        // SAFETY: The folio is locked and frozen: nobody else can look it up or map it. It is
+        // From here on there is no way back (see above): no early return until unfrozen.
+        //
+        // SAFETY: The folio is locked and frozen, so nobody else can look it up or map it. It is
         // mapped by `vma` at the faulting address, whose page table lock is held (invariants of
         // `WpFault`), and `vma` has an anon_vma since it maps an anonymous folio.
+        unsafe { bindings::folio_move_anon_rmap(folio, vma) };
+        // SAFETY: The folio is locked and frozen: nobody else reads or writes its index now.
         unsafe {
-            bindings::folio_move_anon_rmap(folio, vma);
-            (*folio).__bindgen_anon_1.__bindgen_anon_1.__bindgen_anon_2.index =
-                bindings::linear_anon_page_index(vma, fault.address());
-            bindings::folio_ref_unfreeze(folio, 1);
-        }
+            (*folio)
+                .__bindgen_anon_1
+                .__bindgen_anon_1
+                .__bindgen_anon_2
+                .index = index
+        };
+        // SAFETY: We froze the count at 1 above.
+        unsafe { bindings::folio_ref_unfreeze(folio, 1) };
         true
     }
 }
