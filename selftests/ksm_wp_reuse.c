@@ -565,6 +565,25 @@ static void check_outcome(struct __test_metadata *_metadata, const char *what,
 	}
 }
 
+/*
+ * Write pages [first, first + n) of @area, single-mapped KSM pages, and
+ * check they were all reused (@reused) or all copied: see check_outcome().
+ */
+static void write_and_check(struct __test_metadata *_metadata,
+			    const char *what, char *area, size_t first,
+			    size_t n, unsigned int tag, unsigned long *pfn,
+			    bool reused)
+{
+	struct ksm_cnt c0, c1;
+
+	prepare_write(_metadata, area, first, n, pfn, true);
+	ASSERT_EQ(0, read_cnt(&c0));
+	mark_pages(area, first, n, tag);
+	ASSERT_EQ(0, read_cnt(&c1));
+	check_outcome(_metadata, what, area, first, n, tag, true, pfn, &c0, &c1,
+		      reused);
+}
+
 /* --- helper processes ------------------------------------------------------ */
 
 static void track_pid(struct kwr_state *st, int slot, pid_t pid)
@@ -771,16 +790,11 @@ TEST_F_TIMEOUT(ksm_wp_reuse, single_mapped_reused, 300)
 {
 	const size_t n = 8;
 	unsigned long pfn[8];
-	struct ksm_cnt c0, c1;
 	char *a, *b;
 
 	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_SINGLE, true));
-	prepare_write(_metadata, a, 0, n, pfn, true);
-	ASSERT_EQ(0, read_cnt(&c0));
-	mark_pages(a, 0, n, TAG_SINGLE);
-	ASSERT_EQ(0, read_cnt(&c1));
-	check_outcome(_metadata, "single-mapped", a, 0, n, TAG_SINGLE, true,
-		      pfn, &c0, &c1, true);
+	write_and_check(_metadata, "single-mapped", a, 0, n, TAG_SINGLE, pfn,
+			true);
 	munmap(a, n * pagesize);
 }
 
@@ -850,7 +864,6 @@ TEST_F_TIMEOUT(ksm_wp_reuse, switch_off_copies_on_reuses, 300)
 {
 	const size_t n = 8, half = n / 2;
 	unsigned long pfn[8];
-	struct ksm_cnt c0, c1;
 	char val[16];
 	char *a, *b;
 
@@ -859,22 +872,14 @@ TEST_F_TIMEOUT(ksm_wp_reuse, switch_off_copies_on_reuses, 300)
 	ASSERT_EQ(0, write_str(WP_REUSE, "0"));
 	ASSERT_EQ(0, read_str(WP_REUSE, val, sizeof(val)));
 	ASSERT_STREQ("0", val);
-	prepare_write(_metadata, a, 0, half, pfn, true);
-	ASSERT_EQ(0, read_cnt(&c0));
-	mark_pages(a, 0, half, TAG_SWITCH);
-	ASSERT_EQ(0, read_cnt(&c1));
-	check_outcome(_metadata, "wp_reuse=0", a, 0, half, TAG_SWITCH, true,
-		      pfn, &c0, &c1, false);
+	write_and_check(_metadata, "wp_reuse=0", a, 0, half, TAG_SWITCH, pfn,
+			false);
 
 	ASSERT_EQ(0, write_str(WP_REUSE, "1"));
 	ASSERT_EQ(0, read_str(WP_REUSE, val, sizeof(val)));
 	ASSERT_STREQ("1", val);
-	prepare_write(_metadata, a, half, n - half, pfn, true);
-	ASSERT_EQ(0, read_cnt(&c0));
-	mark_pages(a, half, n - half, TAG_SWITCH);
-	ASSERT_EQ(0, read_cnt(&c1));
-	check_outcome(_metadata, "wp_reuse=1", a, half, n - half, TAG_SWITCH,
-		      true, pfn, &c0, &c1, true);
+	write_and_check(_metadata, "wp_reuse=1", a, half, n - half, TAG_SWITCH,
+			pfn, true);
 	munmap(a, n * pagesize);
 }
 
@@ -886,7 +891,6 @@ TEST_F_TIMEOUT(ksm_wp_reuse, vmsplice_ref_copied, 300)
 {
 	const size_t n = 8;
 	unsigned long pfn[8];
-	struct ksm_cnt c0, c1;
 	struct iovec iov;
 	ssize_t got, total = 0;
 	char *a, *b, *buf;
@@ -898,12 +902,8 @@ TEST_F_TIMEOUT(ksm_wp_reuse, vmsplice_ref_copied, 300)
 	iov.iov_len = n * pagesize;
 	ASSERT_EQ((ssize_t)(n * pagesize), vmsplice(fds[1], &iov, 1, 0));
 
-	prepare_write(_metadata, a, 0, n, pfn, true);
-	ASSERT_EQ(0, read_cnt(&c0));
-	mark_pages(a, 0, n, TAG_VMSPLICE);
-	ASSERT_EQ(0, read_cnt(&c1));
-	check_outcome(_metadata, "vmspliced", a, 0, n, TAG_VMSPLICE, true,
-		      pfn, &c0, &c1, false);
+	write_and_check(_metadata, "vmspliced", a, 0, n, TAG_VMSPLICE, pfn,
+			false);
 
 	buf = malloc(n * pagesize);
 	ASSERT_NE(NULL, buf);
@@ -1238,6 +1238,33 @@ static void check_ordinary_anon(struct __test_metadata *_metadata,
 }
 
 /*
+ * Merge the @n pages at @area, filled with @tag, with a new twin, unmap the
+ * twin, write @area: every page must be reused, and be an ordinary anon page
+ * afterwards.
+ */
+static void reuse_as_anon(struct __test_metadata *_metadata, const char *what,
+			  char *area, size_t n, unsigned int tag)
+{
+	const size_t len = n * pagesize;
+	unsigned long pfn[8];
+	struct twin x, y;
+	char *b;
+
+	ASSERT_GE(ARRAY_SIZE(pfn), n);
+	b = map_area(n);
+	ASSERT_NE(NULL, b);
+	fill(b, n, tag);
+	ASSERT_EQ(0, madvise(area, len, MADV_MERGEABLE));
+	ASSERT_EQ(0, madvise(b, len, MADV_MERGEABLE));
+	x = (struct twin){ pagemap_fd, area };
+	y = (struct twin){ pagemap_fd, b };
+	ASSERT_EQ(0, ksm_scan(2, &x, &y, n));
+	munmap(b, len);
+	write_and_check(_metadata, what, area, 0, n, tag, pfn, true);
+	check_ordinary_anon(_metadata, what, area, n, tag);
+}
+
+/*
  * Single-mapped KSM pages are reused in a MAP_PRIVATE file mapping (anon COW
  * copies of file pages) and in an mremap()ed anonymous VMA, and afterwards
  * are ordinary anon pages: their index (the anon page offset, which differs
@@ -1247,10 +1274,7 @@ TEST_F_TIMEOUT(ksm_wp_reuse, private_file_and_mremap_reused, 600)
 {
 	const size_t n = 8, len = 8 * pagesize;
 	const off_t file_off = 16 * pagesize;
-	unsigned long pfn[8];
-	struct ksm_cnt c0, c1;
-	struct twin x, y;
-	char *f, *b, *m0, *m, *dst;
+	char *f, *m0, *m, *dst;
 	size_t i;
 	int fd;
 
@@ -1269,22 +1293,7 @@ TEST_F_TIMEOUT(ksm_wp_reuse, private_file_and_mremap_reused, 600)
 		ASSERT_TRUE((pg.kpf & KWR_KPF_ANON) && !(pg.pme & PM_FILE))
 			TH_LOG("page %zu of the private file mapping is no anon page", i);
 	}
-	b = map_area(n);
-	ASSERT_NE(NULL, b);
-	fill(b, n, TAG_FILE);
-	ASSERT_EQ(0, madvise(f, len, MADV_MERGEABLE));
-	ASSERT_EQ(0, madvise(b, len, MADV_MERGEABLE));
-	x = (struct twin){ pagemap_fd, f };
-	y = (struct twin){ pagemap_fd, b };
-	ASSERT_EQ(0, ksm_scan(2, &x, &y, n));
-	munmap(b, len);
-	prepare_write(_metadata, f, 0, n, pfn, true);
-	ASSERT_EQ(0, read_cnt(&c0));
-	mark_pages(f, 0, n, TAG_FILE);
-	ASSERT_EQ(0, read_cnt(&c1));
-	check_outcome(_metadata, "private file", f, 0, n, TAG_FILE, true, pfn,
-		      &c0, &c1, true);
-	check_ordinary_anon(_metadata, "private file", f, n, TAG_FILE);
+	reuse_as_anon(_metadata, "private file", f, n, TAG_FILE);
 	munmap(f, len);
 	close(fd);
 
@@ -1296,22 +1305,7 @@ TEST_F_TIMEOUT(ksm_wp_reuse, private_file_and_mremap_reused, 600)
 	ASSERT_NE(MAP_FAILED, dst);
 	m = mremap(m0, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 	ASSERT_EQ(dst, m);
-	b = map_area(n);
-	ASSERT_NE(NULL, b);
-	fill(b, n, TAG_MREMAP);
-	ASSERT_EQ(0, madvise(m, len, MADV_MERGEABLE));
-	ASSERT_EQ(0, madvise(b, len, MADV_MERGEABLE));
-	x = (struct twin){ pagemap_fd, m };
-	y = (struct twin){ pagemap_fd, b };
-	ASSERT_EQ(0, ksm_scan(2, &x, &y, n));
-	munmap(b, len);
-	prepare_write(_metadata, m, 0, n, pfn, true);
-	ASSERT_EQ(0, read_cnt(&c0));
-	mark_pages(m, 0, n, TAG_MREMAP);
-	ASSERT_EQ(0, read_cnt(&c1));
-	check_outcome(_metadata, "mremap()ed", m, 0, n, TAG_MREMAP, true, pfn,
-		      &c0, &c1, true);
-	check_ordinary_anon(_metadata, "mremap()ed", m, n, TAG_MREMAP);
+	reuse_as_anon(_metadata, "mremap()ed", m, n, TAG_MREMAP);
 	munmap(m, len);
 }
 
@@ -1775,7 +1769,6 @@ static char *reuse_many(struct __test_metadata *_metadata, size_t n,
 			unsigned int tag, long *shared, long *sharing,
 			long *self_merging)
 {
-	struct ksm_cnt c0, c1;
 	unsigned long *pfn;
 	char *a, *b;
 
@@ -1792,15 +1785,7 @@ static char *reuse_many(struct __test_metadata *_metadata, size_t n,
 		*self_merging = ksm_get_self_merging_pages();
 	}
 	munmap(b, n * pagesize);
-	prepare_write(_metadata, a, 0, n, pfn, true);
-	if (read_cnt(&c0))
-		goto out;
-	mark_pages(a, 0, n, tag);
-	if (read_cnt(&c1))
-		goto out;
-	check_outcome(_metadata, "many", a, 0, n, tag, true, pfn, &c0, &c1,
-		      true);
-out:
+	write_and_check(_metadata, "many", a, 0, n, tag, pfn, true);
 	free(pfn);
 	return a;
 }
