@@ -10,11 +10,11 @@
 S := scripts
 export KERNEL_SRC VM_ACCEL CACHE_DIR
 
-.PHONY: help run test setup tree overlay config kernel selftests shell clean distclean
+.PHONY: help run test setup tree overlay config kernel selftests bench shell clean distclean
 
 help:
 	@sed -n 's/^## //p' README.md 2>/dev/null || true
-	@echo "targets: run test setup tree overlay config kernel selftests shell clean distclean"
+	@echo "targets: run test setup tree overlay config kernel selftests bench shell clean distclean"
 
 ## make run    build everything missing, boot the kernel, run the demo
 run: kernel
@@ -46,6 +46,11 @@ kernel: config
 ## make selftests  build the mm kselftests (with ksm_wp_reuse) against the kernel
 selftests: kernel
 	$(S)/build.sh kselftest-all TARGETS=mm
+
+## make bench  the numbers: reuse vs copy vs the anon floor, perf, churn (bench kernel)
+bench: tree
+	$(S)/overlay.sh
+	$(S)/bench.sh
 
 ## make shell  an interactive shell in the guest
 shell: kernel

@@ -8,10 +8,18 @@
 . "$(dirname "$0")/lib.sh"
 rust_env
 
+# Fragments, later ones overriding earlier ones: ours, the mm selftests'
+# own (as kselftest expects), then the one of this build's flavour.
 fragments=("$PROJECT_DIR/.config.fragment" "$KTREE/tools/testing/selftests/mm/config")
-for f in ${EXTRA_FRAGMENTS:-}; do fragments+=("$f"); done
+checked=("$PROJECT_DIR/.config.fragment")
+case $KBUILD_CONFIG in
+test) ;;
+bench) fragments+=("$PROJECT_DIR/bench/config.fragment"); checked+=("$PROJECT_DIR/bench/config.fragment") ;;
+*) die "KBUILD_CONFIG=$KBUILD_CONFIG: use test or bench" ;;
+esac
+for f in ${EXTRA_FRAGMENTS:-}; do fragments+=("$f"); checked+=("$f"); done
 
-inputs=$(cat "${fragments[@]}" "$KTREE/.git/ksm-wp-source"; git -C "$KTREE" rev-parse HEAD)
+inputs=$(cat "${fragments[@]}" "$KTREE/.git/ksm-wp-source"; git -C "$KTREE" rev-parse HEAD; echo "$KBUILD_CONFIG")
 hash=$(printf '%s\n' "$inputs" | sha1sum | cut -c1-40)
 if [ -f "$KOUT/.config" ] && [ "$(cat "$KOUT/.ksm-wp-config-hash" 2>/dev/null)" = "$hash" ]; then
 	info "config: up to date ($KOUT/.config)"
@@ -32,19 +40,22 @@ rm -f "$KOUT/.ksm-wp-config-hash"
 make -C "$KTREE" O="$KOUT" olddefconfig >>"$KOUT/config.log" 2>&1 ||
 	die "make olddefconfig failed: see $KOUT/config.log"
 
-# Every option of the project's fragment(s) must have kept its value.
-bad=()
-for f in "$PROJECT_DIR/.config.fragment" ${EXTRA_FRAGMENTS:-}; do
+# Every option of the project's fragments must hold its value (the last
+# fragment that sets an option decides it).
+declare -A want=()
+for f in "${checked[@]}"; do
 	while IFS= read -r line; do
 		case $line in
-		CONFIG_*=*) opt=${line%%=*}; want=${line#*=} ;;
-		"# CONFIG_"*" is not set") opt=${line#\# }; opt=${opt%% *}; want=n ;;
-		*) continue ;;
+		CONFIG_*=*) want[${line%%=*}]=${line#*=} ;;
+		"# CONFIG_"*" is not set") opt=${line#\# }; want[${opt%% *}]=n ;;
 		esac
-		have=$(grep -E "^$opt=" "$KOUT/.config" | cut -d= -f2- || true)
-		[ -n "$have" ] || have=n
-		[ "$have" = "$want" ] || bad+=("$opt: wanted $want, got $have")
 	done <"$f"
+done
+bad=()
+for opt in "${!want[@]}"; do
+	have=$(grep -E "^$opt=" "$KOUT/.config" | cut -d= -f2- || true)
+	[ -n "$have" ] || have=n
+	[ "$have" = "${want[$opt]}" ] || bad+=("$opt: wanted ${want[$opt]}, got $have")
 done
 if [ "${#bad[@]}" -gt 0 ]; then
 	printf '    %s\n' "${bad[@]}" >&2

@@ -421,7 +421,7 @@ static bool merged(const struct twin *x, const struct twin *y, size_t n,
 		if (a.pfn && a.pfn == b.pfn && (a.kpf & KWR_KPF_KSM))
 			continue;
 		if (log)
-			ksft_print_msg("page %zu has no shared KSM page: pfn %#lx/%#lx kpageflags %#llx\n",
+			ksft_print_msg("page %zu not merged: pfn %#lx/%#lx kpageflags %#llx\n",
 				       i, a.pfn, b.pfn, (unsigned long long)a.kpf);
 		return false;
 	}
@@ -508,7 +508,7 @@ static void prepare_write(struct __test_metadata *_metadata, char *area,
 		struct pg pg = pg_info(pagemap_fd, area + i * pagesize);
 
 		ASSERT_TRUE(pg.pfn && (pg.kpf & KWR_KPF_KSM))
-			TH_LOG("page %zu is not a KSM page before the write: pme %#llx kpageflags %#llx",
+			TH_LOG("page %zu not KSM before the write: pme %#llx kpageflags %#llx",
 			       i, (unsigned long long)pg.pme,
 			       (unsigned long long)pg.kpf);
 		ASSERT_EQ((int)exclusive, !!(pg.pme & PM_MMAP_EXCLUSIVE))
@@ -994,7 +994,7 @@ TEST_F_TIMEOUT(ksm_wp_reuse, swapcache_copied, 300)
 		if (!pg.pfn || (pg.kpf & want) != want ||
 		    !(pg.pme & PM_MMAP_EXCLUSIVE))
 			SKIP(return,
-			     "state not reached: page %zu pme %#llx kpageflags %#llx (want present, KSM, swapcache, mapped once)",
+			     "not KSM, swapcache, mapped once: page %zu pme %#llx kpageflags %#llx",
 			     i, (unsigned long long)pg.pme,
 			     (unsigned long long)pg.kpf);
 		pfn[i] = pg.pfn;

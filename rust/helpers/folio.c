@@ -78,7 +78,7 @@ __rust_helper void rust_helper_folio_lock(struct folio *folio)
 }
 
 __rust_helper bool rust_helper_folio_memcg_charged_to_mm(struct folio *folio,
-							  struct mm_struct *mm)
+							 struct mm_struct *mm)
 {
 	return folio_memcg_charged_to_mm(folio, mm);
 }
