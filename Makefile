@@ -8,13 +8,13 @@
 #            VM_ACCEL=auto|kvm|tcg, CACHE_DIR=..., DEMO_ARGS="-n 4096"
 
 S := scripts
-export KERNEL_SRC VM_ACCEL CACHE_DIR
+export KERNEL_SRC VM_ACCEL CACHE_DIR DURATION SEED
 
-.PHONY: help run test setup tree overlay config kernel selftests bench shell clean distclean
+.PHONY: help run test setup tree overlay config kernel selftests bench stress patches check shell clean distclean
 
 help:
 	@sed -n 's/^## //p' README.md 2>/dev/null || true
-	@echo "targets: run test setup tree overlay config kernel selftests bench shell clean distclean"
+	@echo "targets: run test setup tree overlay config kernel selftests bench stress patches check shell clean distclean"
 
 ## make run    build everything missing, boot the kernel, run the demo
 run: kernel
@@ -51,6 +51,18 @@ selftests: kernel
 bench: tree
 	$(S)/overlay.sh
 	$(S)/bench.sh
+
+## make stress  DURATION=300 SEED=n: the stress run on the test (debug) kernel
+stress: selftests
+	$(S)/stress.sh
+
+## make patches  the git-am-able series against Linux 7.3, in series/
+patches: overlay
+	$(S)/patches.sh
+
+## make check  lints: shellcheck, checkpatch, rustfmt, clippy, rustdoc, =n builds
+check: config
+	$(S)/check.sh
 
 ## make shell  an interactive shell in the guest
 shell: kernel

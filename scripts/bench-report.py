@@ -107,6 +107,8 @@ def main():
         'tracepoint_verdicts': {s: trace_verdicts(os.path.join(raw, f'trace-{s}.txt'))
                                 for s in ('ksm_on', 'ksm_off')},
         'perf_profile': {s: read_text(os.path.join(raw, f'perf-{s}.txt')) for s in ('ksm_on', 'ksm_off')},
+        'perf_inclusive': {s: read_text(os.path.join(raw, f'perf-{s}-children.txt'))
+                           for s in ('ksm_on', 'ksm_off')},
         'churn': {'wp_reuse=1': load_json(os.path.join(raw, 'churn-1.json')),
                   'wp_reuse=0': load_json(os.path.join(raw, 'churn-0.json'))},
     }
@@ -135,6 +137,10 @@ def main():
         v = report['tracepoint_verdicts'][s]
         lines.append(f'- tracepoint ksm:ksm_wp_reuse, {s}: ' +
                      (', '.join(f'{n} {r}' for r, n in sorted(v.items())) or 'no events'))
+    for s in ('ksm_on', 'ksm_off'):
+        lines.append(f'- perf record -g, {s}, inclusive share of samples (children, self):')
+        lines += ['  ' + ' '.join(l.split()[:3]) + ' ' + l.split()[-1]
+                  for l in report['perf_inclusive'][s].splitlines()[:12]]
     for label, c in report['churn'].items():
         lines.append(f'- churn, {label}: ' + ', '.join(f'{k} {v}' for k, v in c.items()
                                                        if not isinstance(v, (dict, list))))

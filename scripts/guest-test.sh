@@ -47,11 +47,14 @@ cd "$MM" || exit 1
 dmesg >"$OUT/kunit.log"
 
 suites=("$@")
-[ "${#suites[@]}" -gt 0 ] || suites=(basics ksm_wp_reuse demo ksm_functional_tests ksm_tests cow dmesg)
+[ "${#suites[@]}" -gt 0 ] || suites=(basics ksm_wp_reuse stress demo ksm_functional_tests ksm_tests cow dmesg)
 for s in "${suites[@]}"; do
 	case $s in
 	basics) run_suite basics "$PROJECT_DIR/scripts/guest-basics.sh" "$KOUT" ;;
 	ksm_wp_reuse) run_suite ksm_wp_reuse "$MM/ksm_wp_reuse" ;;
+	# The short form of make stress; the seed is printed for a rerun.
+	stress) run_suite stress "$MM/ksm_wp_reuse_stress" -d "${STRESS_SECONDS:-20}" -m a \
+		${STRESS_SEED:+-s "$STRESS_SEED"} ;;
 	demo) run_suite demo tap_exit "ksm_wp_reuse_demo: merge, reuse, copy, data intact" \
 		"$KOUT/samples/ksm_wp_reuse/ksm_wp_reuse_demo" ;;
 	ksm_functional_tests) run_suite ksm_functional_tests "$MM/ksm_functional_tests" ;;

@@ -11,10 +11,14 @@ step "Host checks (log: $results/host.log)"
 "$PROJECT_DIR/scripts/host-checks.sh" >"$results/host.log" 2>&1
 sed -n 's/^\(not ok\|ok\) [0-9]* /    \1 /p' "$results/host.log" >&2
 
+step "Lints (make check; log: $CACHE_DIR/check.log)"
+"$PROJECT_DIR/scripts/check.sh" >"$results/check.log" 2>&1
+sed -n 's/^\(not ok\|ok\) [0-9]* /    \1 /p' "$results/check.log" >&2
+
 step "Guest run on $KOUT (TCG: a few minutes; output in $results)"
 VM_OUT=$results "$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-test.sh" "$results" "$KOUT" ||
 	warn "the guest run exited with status $?"
 
 step "Results"
 "$VENV/bin/python" "$PROJECT_DIR/scripts/count-results.py" "$KTREE" "$results" \
-	host kunit basics ksm_wp_reuse demo ksm_functional_tests ksm_tests cow dmesg
+	host check kunit basics ksm_wp_reuse stress demo ksm_functional_tests ksm_tests cow dmesg

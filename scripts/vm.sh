@@ -25,7 +25,8 @@ half=$((VM_MEM_MB / 2))
 vng_args=(--run "$KOUT" --memory "${VM_MEM_MB}M" --cpus 2
 	--numa "${half}M,cpus=0" --numa "${half}M,cpus=1"
 	--qemu-opts="-smp 2,sockets=2,cores=1,threads=1"
-	--user root --cwd /)
+	--user root --cwd /
+	--append page_owner=on)
 
 kvm_usable() {
 	local probe

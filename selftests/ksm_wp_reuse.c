@@ -421,7 +421,7 @@ static bool merged(const struct twin *x, const struct twin *y, size_t n,
 		if (a.pfn && a.pfn == b.pfn && (a.kpf & KWR_KPF_KSM))
 			continue;
 		if (log)
-			ksft_print_msg("page %zu not merged: pfn %#lx/%#lx kpageflags %#llx\n",
+			ksft_print_msg("page %zu: pfn %#lx/%#lx flags %#llx, not one KSM page\n",
 				       i, a.pfn, b.pfn, (unsigned long long)a.kpf);
 		return false;
 	}

@@ -1,0 +1,102 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make check: the lints a reviewer runs, as TAP (make test counts them):
+#  - shellcheck on the project's scripts;
+#  - scripts/checkpatch.pl --strict on every patch of the series (make
+#    patches), failing on errors and warnings but for the known idioms below;
+#  - make rustfmtcheck;
+#  - a CLIPPY=1 build of the Rust code (kernel crate, the decision, samples)
+#    and make rustdoc, in their own build directory ($KOUT-check);
+#  - mm/ still compiles with CONFIG_KSM_WP_REUSE=n and with CONFIG_RUST=n
+#    (build directories $KOUT-noreuse, $KOUT-norust).
+. "$(dirname "$0")/lib.sh"
+set +e
+
+# checkpatch types that are the kernel's own idioms here, not defects: the
+# EM()/EMe() tables of trace headers (and their CamelCase), commit ids of history checkpatch cannot
+# see without the upstream git history, MAINTAINERS (the series does not claim
+# maintainership), and user-space types in the selftest and sample.
+CHECKPATCH_IGNORE=CAMELCASE,COMPLEX_MACRO,MACRO_ARG_UNUSED,TRAILING_SEMICOLON,UNKNOWN_COMMIT_ID,FILE_PATH_CHANGES,PREFER_DEFINED_ATTRIBUTE_MACRO,VOLATILE,CONFIG_DESCRIPTION,OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT,BIT_MACRO,PREFER_KERNEL_TYPES,PREFER_FALLTHROUGH
+
+n=0
+log=$CACHE_DIR/check.log
+: >"$log"
+result() { # result DESCRIPTION CMD... : one TAP line; output to the log
+	local desc=$1
+	shift
+	n=$((n + 1))
+	echo "### $desc: $*" >>"$log"
+	if "$@" >>"$log" 2>&1; then echo "ok $n $desc"; else
+		echo "not ok $n $desc"
+		tail -20 "$log" | sed 's/^/# /'
+	fi
+}
+
+# A build directory configured like the test kernel, with extra options.
+variant() { # variant NAME CONFIG_LINE...
+	local dir=$KOUT-$1
+	shift
+	mkdir -p "$dir"
+	[ "$dir/.config" -nt "$KOUT/.config" ] && return 0
+	cp "$KOUT/.config" "$dir/.config"
+	printf '%s\n' "$@" >"$dir/variant.config"
+	"$KTREE/scripts/kconfig/merge_config.sh" -m -O "$dir" "$dir/.config" "$dir/variant.config" &&
+		make -s -C "$KTREE" O="$dir" olddefconfig
+}
+
+checkpatch_series() {
+	local p bad=0
+	PATCHES_OUT=$CACHE_DIR/series "$PROJECT_DIR/scripts/patches.sh" || return 1
+	# checkpatch leaves a CamelCase cache in its working directory.
+	cd "$CACHE_DIR" || return 1
+	for p in "$CACHE_DIR"/series/0*-*.patch; do
+		case $p in */0000-cover-letter.patch) continue ;; esac
+		"$KTREE/scripts/checkpatch.pl" --strict --no-tree --ignore "$CHECKPATCH_IGNORE" "$p" || bad=1
+	done
+	return $bad
+}
+
+config_is() { grep -qx "$2" "$1/.config"; }
+
+reuse_off() {
+	variant noreuse "# CONFIG_KSM_WP_REUSE is not set" &&
+		config_is "$KOUT-noreuse" "# CONFIG_KSM_WP_REUSE is not set" &&
+		kmake_dir "$KOUT-noreuse" mm/ && [ ! -e "$KOUT-noreuse/mm/ksm_wp_reuse.o" ]
+}
+
+rust_off() {
+	variant norust "# CONFIG_RUST is not set" &&
+		config_is "$KOUT-norust" "# CONFIG_RUST is not set" &&
+		! grep -q '^CONFIG_KSM_WP_REUSE=' "$KOUT-norust/.config" &&
+		kmake_dir "$KOUT-norust" mm/ && [ ! -e "$KOUT-norust/mm/ksm_wp_reuse.o" ]
+}
+
+# The project's Rust files: a warning located in one of them is ours.
+OUR_RUST='(mm/ksm_wp_reuse|rust/kernel/mm/(folio|fault|ksm)|samples/rust/rust_overlay_probe)\.rs'
+
+clippy_rustdoc() {
+	local out
+	variant check "CONFIG_RUST=y" || return 1
+	out=$(kmake_dir "$KOUT-check" CLIPPY=1 rust/ mm/ksm_wp_reuse.o samples/rust/ 2>&1) || {
+		printf '%s\n' "$out"
+		return 1
+	}
+	printf '%s\n' "$out"
+	if printf '%s\n' "$out" | grep -A4 '^warning' | grep -Eq -- "--> .*$OUR_RUST"; then
+		echo "clippy or rustc warned about the project's code (above)"
+		return 1
+	fi
+	kmake_dir "$KOUT-check" rustdoc
+}
+
+kmake_dir() { local dir=$1; shift; KOUT=$dir kmake "$@"; }
+
+rust_env
+echo "TAP version 13"
+echo "1..6"
+result "shellcheck: the project's scripts" shellcheck -x "$PROJECT_DIR"/scripts/*.sh "$PROJECT_DIR/.ci/run"
+result "checkpatch --strict: every patch of the series" checkpatch_series
+result "make rustfmtcheck" kmake rustfmtcheck
+result "CLIPPY=1 build of the Rust code without warnings; make rustdoc" clippy_rustdoc
+result "mm/ builds with CONFIG_KSM_WP_REUSE=n (no Rust object)" reuse_off
+result "mm/ builds with CONFIG_RUST=n (feature gone)" rust_off
