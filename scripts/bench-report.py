@@ -84,7 +84,7 @@ def svg_plot(summary, title):
                    f'height="{bh}" fill="{"#2a7" if s in ("ksm_on", "anon_reuse") else "#c54"}"/>')
         x0, x1 = left + d['min_ns'] * scale, left + d['max_ns'] * scale
         out.append(f'<line x1="{x0:.1f}" x2="{x1:.1f}" y1="{y + bh / 2}" y2="{y + bh / 2}" stroke="black"/>')
-        out.append(f'<text x="{left + d["median_ns"] * scale + 6:.1f}" y="{y + bh / 2 - 4}">'
+        out.append(f'<text x="{x1 + 6:.1f}" y="{y + bh / 2 + 4}">'
                    f'{d["median_ns"]:.0f} ns</text>')
     out.append(f'<text x="{left}" y="{h - 12}">median ns per write fault (TCG guest; min–max whiskers)</text>')
     out.append('</svg>')
@@ -138,9 +138,10 @@ def main():
         lines.append(f'- tracepoint ksm:ksm_wp_reuse, {s}: ' +
                      (', '.join(f'{n} {r}' for r, n in sorted(v.items())) or 'no events'))
     for s in ('ksm_on', 'ksm_off'):
-        lines.append(f'- perf record -g, {s}, inclusive share of samples (children, self):')
-        lines += ['  ' + ' '.join(l.split()[:3]) + ' ' + l.split()[-1]
-                  for l in report['perf_inclusive'][s].splitlines()[:12]]
+        lines.append(f'- perf record -g -e cpu-clock, {s}: share of all samples of the run (with callees):')
+        lines += [f'  - {f[0]} (self {f[1]}) {f[3]}'
+                  for f in (line.split() for line in report['perf_inclusive'][s].splitlines())
+                  if len(f) >= 4]
     for label, c in report['churn'].items():
         lines.append(f'- churn, {label}: ' + ', '.join(f'{k} {v}' for k, v in c.items()
                                                        if not isinstance(v, (dict, list))))
