@@ -4,6 +4,8 @@
 #  - shellcheck on the project's scripts;
 #  - scripts/checkpatch.pl --strict on every patch of the series (make
 #    patches), failing on errors and warnings but for the known idioms below;
+#  - git am of the series on a clean upstream checkout gives the tested tree
+#    (less the overlay-only probe);
 #  - make rustfmtcheck;
 #  - a CLIPPY=1 build of the Rust code (kernel crate, the decision, samples)
 #    and make rustdoc, in their own build directory ($KOUT-check);
@@ -56,6 +58,30 @@ checkpatch_series() {
 	return $bad
 }
 
+# git am of the series on a clean checkout of upstream gives the series'
+# tree, and that differs from the tree make test tests only in the files of
+# the overlay-only patches.
+git_am_series() {
+	local wt=$CACHE_DIR/am-tree only p f
+	[ -d "$wt" ] || git -C "$KTREE" worktree add -q --detach "$wt" upstream || return 1
+	git -C "$wt" am --abort >/dev/null 2>&1
+	git -C "$wt" checkout -q -f --detach upstream || return 1
+	find "$CACHE_DIR/series" -name '0*-*.patch' ! -name '0000-cover-letter.patch' | sort |
+		xargs git -C "$wt" -c user.name=check -c user.email=check@localhost am -q || return 1
+	[ "$(git -C "$wt" rev-parse 'HEAD^{tree}')" = "$(git -C "$KTREE" rev-parse 'series^{tree}')" ] || {
+		echo "git am gave another tree than make patches"
+		return 1
+	}
+	only=$(for p in "$PROJECT_DIR"/patches/*.patch; do
+		grep -qx 'Overlay-only: yes' "$p" || continue
+		sed -n 's,^diff --git a/\([^ ]*\) .*,\1,p' "$p"
+		sed -n 's/^Files://p' "$p" | tr ' ' '\n'
+	done | sort -u)
+	for f in $(git -C "$KTREE" diff --name-only series overlay); do
+		grep -qx "$f" <<<"$only" || { echo "$f differs between the series and the overlay"; return 1; }
+	done
+}
+
 config_is() { grep -qx "$2" "$1/.config"; }
 
 reuse_off() {
@@ -93,9 +119,10 @@ kmake_dir() { local dir=$1; shift; KOUT=$dir kmake "$@"; }
 
 rust_env
 echo "TAP version 13"
-echo "1..6"
+echo "1..7"
 result "shellcheck: the project's scripts" shellcheck -x "$PROJECT_DIR"/scripts/*.sh "$PROJECT_DIR/.ci/run"
 result "checkpatch --strict: every patch of the series" checkpatch_series
+result "git am: the series applies to a clean tree and gives what make test tests" git_am_series
 result "make rustfmtcheck" kmake rustfmtcheck
 result "CLIPPY=1 build of the Rust code without warnings; make rustdoc" clippy_rustdoc
 result "mm/ builds with CONFIG_KSM_WP_REUSE=n (no Rust object)" reuse_off

@@ -33,7 +33,8 @@ dmesg_clean() {
 	local bad
 	echo "TAP version 13"
 	echo "1..1"
-	bad=$(dmesg | grep -E 'WARNING:|BUG:|Oops|Call Trace:|lockdep|KCSAN|list_(add|del) corruption')
+	# Lockdep and RCU reports start with "WARNING:" too.
+	bad=$(dmesg | grep -E 'WARNING:|BUG:|Oops|Call Trace:|KCSAN:|list_(add|del) corruption')
 	if [ -z "$bad" ]; then echo "ok 1 dmesg: no warning, BUG or oops"; else
 		printf '# %s\n' "${bad//$'\n'/$'\n'# }"
 		echo "not ok 1 dmesg: no warning, BUG or oops"
@@ -47,7 +48,7 @@ cd "$MM" || exit 1
 dmesg >"$OUT/kunit.log"
 
 suites=("$@")
-[ "${#suites[@]}" -gt 0 ] || suites=(basics ksm_wp_reuse stress demo ksm_functional_tests ksm_tests cow dmesg)
+[ "${#suites[@]}" -gt 0 ] || suites=(basics ksm_wp_reuse stress demo ksm_functional_tests ksm_tests cow gup_longterm dmesg)
 for s in "${suites[@]}"; do
 	case $s in
 	basics) run_suite basics "$PROJECT_DIR/scripts/guest-basics.sh" "$KOUT" ;;
@@ -71,6 +72,7 @@ for s in "${suites[@]}"; do
 			done
 		} 2>&1 | tee "$OUT/ksm_tests.log" ;;
 	cow) run_suite cow "$MM/cow" ;;
+	gup_longterm) run_suite gup_longterm "$MM/gup_longterm" ;;
 	dmesg) run_suite dmesg dmesg_clean ;;
 	*) echo "unknown suite $s" >&2 ;;
 	esac

@@ -21,4 +21,4 @@ VM_OUT=$results "$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-test.sh
 
 step "Results"
 "$VENV/bin/python" "$PROJECT_DIR/scripts/count-results.py" "$KTREE" "$results" \
-	host check kunit basics ksm_wp_reuse stress demo ksm_functional_tests ksm_tests cow dmesg
+	host check kunit basics ksm_wp_reuse stress demo ksm_functional_tests ksm_tests cow gup_longterm dmesg
