@@ -72,7 +72,12 @@ for s in "${suites[@]}"; do
 			done
 		} 2>&1 | tee "$OUT/ksm_tests.log" ;;
 	cow) run_suite cow "$MM/cow" ;;
-	gup_longterm) run_suite gup_longterm "$MM/gup_longterm" ;;
+	# Its "local tmpfile" cases create the file in the working directory,
+	# which must be a local fs (tmpfs), not the host's root over 9p.
+	gup_longterm)
+		# shellcheck disable=SC2016 # $0 is for the inner shell
+		run_suite gup_longterm unshare -m sh -c \
+			'mount -t tmpfs tmpfs /tmp && cd /tmp && exec "$0"' "$MM/gup_longterm" ;;
 	dmesg) run_suite dmesg dmesg_clean ;;
 	*) echo "unknown suite $s" >&2 ;;
 	esac

@@ -523,14 +523,15 @@ static void report_mismatch(struct worker *w, const char *what, size_t idx,
 		got.w[i] = load_word(page, i);
 	sig_str(want, exp_s, sizeof(exp_s));
 	sig_str(&got, got_s, sizeof(got_s));
-	ksft_print_msg("MISMATCH seed %llu %s, %s: page %zu (%s chunk %zu, at %p): expected %s found %s (word %ld is %#llx, expected %#llx); reproduce: %s\n",
-		       (unsigned long long)opt.seed, whoami(w, who, sizeof(who)),
-		       what, idx,
-		       w->chunks[idx / CHUNK_PAGES].file ? "file" : "anon",
-		       idx / CHUNK_PAGES, (const void *)page, exp_s, got_s,
-		       word, (unsigned long long)load_word(page, word),
-		       (unsigned long long)want_word(want, sig_key(want), word),
-		       cmdline);
+	ksft_print_msg(
+		"MISMATCH seed %llu %s, %s: page %zu (%s chunk %zu, at %p): expected %s found %s (word %ld is %#llx, expected %#llx); reproduce: %s\n",
+		(unsigned long long)opt.seed, whoami(w, who, sizeof(who)),
+		what, idx,
+		w->chunks[idx / CHUNK_PAGES].file ? "file" : "anon",
+		idx / CHUNK_PAGES, (const void *)page, exp_s, got_s,
+		word, (unsigned long long)load_word(page, word),
+		(unsigned long long)want_word(want, sig_key(want), word),
+		cmdline);
 }
 
 static char *page_addr(const struct worker *w, size_t idx)
@@ -1194,8 +1195,9 @@ static void knobs_restore(void)
 				      knobs[K_MAN].have ? knobs[K_MAN].saved : NULL,
 				      knobs[K_RUN].saved);
 		if (err)
-			ksft_print_msg("could not restore max_page_sharing/merge_across_nodes: %s\n",
-				       strerror(-err));
+			ksft_print_msg(
+				"could not restore max_page_sharing/merge_across_nodes: %s\n",
+				strerror(-err));
 	} else {
 		knob_restore(K_RUN);
 	}
@@ -1645,10 +1647,11 @@ static void result_content(bool finished)
 		ksft_test_result_pass("no content mismatch\n");
 		return;
 	}
-	ksft_print_msg("%ld mismatching pages, %ld test errors, %ld failed children, %ld lost workers%s; seed %llu; reproduce: %s\n",
-		       bad, errors, children, lost_workers,
-		       finished ? "" : ", final check incomplete",
-		       (unsigned long long)opt.seed, cmdline);
+	ksft_print_msg(
+		"%ld mismatching pages, %ld test errors, %ld failed children, %ld lost workers%s; seed %llu; reproduce: %s\n",
+		bad, errors, children, lost_workers,
+		finished ? "" : ", final check incomplete",
+		(unsigned long long)opt.seed, cmdline);
 	ksft_test_result_fail("no content mismatch\n");
 }
 
@@ -1713,8 +1716,9 @@ static void result_converge(const struct kcounts *base)
 	long scans;
 
 	scans = ksm_settle(&c, base);
-	ksft_print_msg("after %ld full scans: pages_shared %ld (at start %ld), pages_sharing %ld (at start %ld)\n",
-		       scans, c.shared, base->shared, c.sharing, base->sharing);
+	ksft_print_msg(
+		"after %ld full scans: pages_shared %ld (at start %ld), pages_sharing %ld (at start %ld)\n",
+		scans, c.shared, base->shared, c.sharing, base->sharing);
 	ksft_test_result(scans >= 2 && c.shared == base->shared &&
 			 c.sharing == base->sharing, "KSM counters converge\n");
 }
@@ -1878,11 +1882,12 @@ static void print_settings(void)
 {
 	ksft_print_msg("seed %llu; reproduce: %s\n",
 		       (unsigned long long)opt.seed, cmdline);
-	ksft_print_msg("%u workers x %zu pages in %zu chunks (anon and private file), 2 threads in odd workers; merge_across_nodes %s; max_page_sharing %s and 2 in alternate phases\n",
-		       opt.workers, npages, nchunks,
-		       !knobs[K_MAN].have ? "absent" :
-		       opt.man < 0 ? "1 and 0 in alternate phase pairs" :
-		       phase_man(0), phase_mps(0));
+	ksft_print_msg(
+		"%u workers x %zu pages in %zu chunks (anon and private file), 2 threads in odd workers; merge_across_nodes %s; max_page_sharing %s and 2 in alternate phases\n",
+		opt.workers, npages, nchunks,
+		!knobs[K_MAN].have ? "absent" :
+		opt.man < 0 ? "1 and 0 in alternate phase pairs" :
+		phase_man(0), phase_mps(0));
 	ksft_print_msg("NUMA nodes with memory: %d%s; gup_test: %s; swap: %s; memcgs: %s%s\n",
 		       env.nr_nodes, env.nr_nodes > 1 ? "" : " (move_pages skipped)",
 		       env.gup ? "yes" : "no (R/O pins skipped)",
