@@ -3,10 +3,10 @@
 # Runs inside the guest (as root, host filesystem mounted copy-on-write).
 # Each suite's (K)TAP output goes to $OUT/<suite>.log for the host to count
 # (scripts/count-results.py); this script's exit status is not the verdict.
-#   guest-test.sh OUTDIR KOUT [SUITE...]   (default: all suites)
+#   guest-test.sh OUTDIR KOUT SUITE...   (scripts/test.sh lists them all)
 set -u
-OUT=${1:?usage: guest-test.sh OUTDIR KOUT [SUITE...]}
-KOUT=${2:?usage: guest-test.sh OUTDIR KOUT [SUITE...]}
+OUT=${1:?usage: guest-test.sh OUTDIR KOUT SUITE...}
+KOUT=${2:?usage: guest-test.sh OUTDIR KOUT SUITE...}
 shift 2
 PROJECT_DIR=$(cd "$(dirname "$0")/.." && pwd)
 MM=$KOUT/kselftest/mm
@@ -47,9 +47,7 @@ cd "$MM" || exit 1
 # The boot log holds the KUnit results (the built-in suites run at boot).
 dmesg >"$OUT/kunit.log"
 
-suites=("$@")
-[ "${#suites[@]}" -gt 0 ] || suites=(basics ksm_wp_reuse stress demo ksm_functional_tests ksm_tests cow gup_longterm dmesg)
-for s in "${suites[@]}"; do
+for s in "$@"; do
 	case $s in
 	basics) run_suite basics "$PROJECT_DIR/scripts/guest-basics.sh" "$KOUT" ;;
 	ksm_wp_reuse) run_suite ksm_wp_reuse "$MM/ksm_wp_reuse" ;;

@@ -5,20 +5,26 @@
 # counts of all of them make the last line: "N passed, N failed, N skipped".
 . "$(dirname "$0")/lib.sh"
 
+# The guest suites (scripts/guest-test.sh runs them in this order). kunit is
+# the boot log the guest saves; a suite that leaves no log counts as failed.
+GUEST_SUITES=(basics ksm_wp_reuse stress demo ksm_functional_tests ksm_tests cow gup_longterm dmesg)
+
 results=$CACHE_DIR/results/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$results"
-step "Host checks (log: $results/host.log)"
-"$PROJECT_DIR/scripts/host-checks.sh" >"$results/host.log" 2>&1
-sed -n 's/^\(not ok\|ok\) [0-9]* /    \1 /p' "$results/host.log" >&2
 
+host_suite() { # host_suite NAME SCRIPT: run it into NAME.log, show its verdicts
+	"$PROJECT_DIR/scripts/$2" >"$results/$1.log" 2>&1
+	sed -n 's/^\(not ok\|ok\) [0-9]* /    \1 /p' "$results/$1.log" >&2
+}
+step "Host checks (log: $results/host.log)"
+host_suite host host-checks.sh
 step "Lints (make check; log: $CACHE_DIR/check.log)"
-"$PROJECT_DIR/scripts/check.sh" >"$results/check.log" 2>&1
-sed -n 's/^\(not ok\|ok\) [0-9]* /    \1 /p' "$results/check.log" >&2
+host_suite check check.sh
 
 step "Guest run on $KOUT (TCG: a few minutes; output in $results)"
-VM_OUT=$results "$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-test.sh" "$results" "$KOUT" ||
-	warn "the guest run exited with status $?"
+VM_OUT=$results "$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-test.sh" "$results" "$KOUT" \
+	"${GUEST_SUITES[@]}" || warn "the guest run exited with status $?"
 
 step "Results"
 "$VENV/bin/python" "$PROJECT_DIR/scripts/count-results.py" "$KTREE" "$results" \
-	host check kunit basics ksm_wp_reuse stress demo ksm_functional_tests ksm_tests cow gup_longterm dmesg
+	host check kunit "${GUEST_SUITES[@]}"

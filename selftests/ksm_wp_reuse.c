@@ -57,6 +57,7 @@
 
 #include "kselftest_harness.h"
 #include "vm_util.h"
+#include "ksm_wp_reuse_util.h"
 #include "../../../../mm/gup_test.h"
 
 #ifndef MADV_PAGEOUT
@@ -158,80 +159,6 @@ FIXTURE(ksm_wp_reuse)
 static size_t pagesize;
 static int pagemap_fd = -1;
 static int kpageflags_fd = -1;
-
-/* --- small file helpers ------------------------------------------------ */
-
-static int write_str(const char *path, const char *s)
-{
-	ssize_t len = strlen(s), ret;
-	int fd, err;
-
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	ret = write(fd, s, len);
-	err = errno;
-	close(fd);
-	if (ret < 0)
-		return -err;
-	return ret == len ? 0 : -EIO;
-}
-
-/* Reads the first line of @path; "[x]" selections are reduced to "x". */
-static int read_str(const char *path, char *buf, size_t len)
-{
-	char *open_br, *close_br;
-	ssize_t ret;
-	int fd, err;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	ret = read(fd, buf, len - 1);
-	err = errno;
-	close(fd);
-	if (ret < 0)
-		return -err;
-	buf[ret] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	open_br = strchr(buf, '[');
-	close_br = open_br ? strchr(open_br, ']') : NULL;
-	if (close_br) {
-		*close_br = '\0';
-		memmove(buf, open_br + 1, strlen(open_br + 1) + 1);
-	}
-	return 0;
-}
-
-static long read_long(const char *path)
-{
-	char buf[64];
-
-	if (read_str(path, buf, sizeof(buf)))
-		return -1;
-	return strtol(buf, NULL, 10);
-}
-
-static bool has_word(const char *list, const char *word)
-{
-	size_t len = strlen(word);
-	const char *p = list;
-
-	while ((p = strstr(p, word))) {
-		if ((p == list || p[-1] == ' ') && (p[len] == ' ' || !p[len]))
-			return true;
-		p += len;
-	}
-	return false;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* --- /proc/vmstat --------------------------------------------------------- */
 
