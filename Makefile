@@ -8,13 +8,13 @@
 #            VM_ACCEL=auto|kvm|tcg, CACHE_DIR=..., DEMO_ARGS="-n 4096"
 
 S := scripts
-export KERNEL_SRC VM_ACCEL CACHE_DIR DURATION SEED
+export KERNEL_SRC VM_ACCEL CACHE_DIR DURATION SEED MIX REUSE_TARGET STRESS_KERNEL
 
-.PHONY: help run test setup tree overlay config kernel selftests bench stress patches check shell clean distclean
+.PHONY: help run test setup tree overlay config kernel selftests bench stress patches check bisect shell clean distclean
 
 help:
 	@sed -n 's/^## //p' README.md 2>/dev/null || true
-	@echo "targets: run test setup tree overlay config kernel selftests bench stress patches check shell clean distclean"
+	@echo "targets: run test setup tree overlay config kernel selftests bench stress patches check bisect shell clean distclean"
 
 ## make run    build everything missing, boot the kernel, run the demo
 run: kernel
@@ -52,7 +52,7 @@ bench: tree
 	$(S)/overlay.sh
 	$(S)/bench.sh
 
-## make stress  DURATION=300 SEED=n: the stress run on the test (debug) kernel
+## make stress  DURATION=300 SEED=n MIX=hostile|reuse REUSE_TARGET=n STRESS_KERNEL=test|bench: the stress run
 stress: selftests
 	$(S)/stress.sh
 
@@ -63,6 +63,10 @@ patches: overlay
 ## make check  lints: shellcheck, checkpatch, rustfmt, clippy, rustdoc, =n builds
 check: config
 	$(S)/check.sh
+
+## make bisect  build each commit of the series on its own (ccache; cold: ~40 min)
+bisect: config
+	$(S)/bisect.sh
 
 ## make shell  an interactive shell in the guest
 shell: kernel

@@ -41,6 +41,13 @@ dmesg_clean() {
 	fi
 }
 
+stress_suite() { # stress_suite NAME ARGS...
+	local name=$1
+	shift
+	run_suite "$name" "$MM/ksm_wp_reuse_stress" -d "${STRESS_SECONDS:-20}" -m a \
+		${STRESS_SEED:+-s "$STRESS_SEED"} ${STRESS_REUSE_TARGET:+-n "$STRESS_REUSE_TARGET"} "$@"
+}
+
 "$PROJECT_DIR/scripts/guest-setup.sh"
 # The mm selftests expect to run from their own directory (some exec ./self).
 cd "$MM" || exit 1
@@ -51,9 +58,10 @@ for s in "$@"; do
 	case $s in
 	basics) run_suite basics "$PROJECT_DIR/scripts/guest-basics.sh" "$KOUT" ;;
 	ksm_wp_reuse) run_suite ksm_wp_reuse "$MM/ksm_wp_reuse" ;;
-	# The short form of make stress; the seed is printed for a rerun.
-	stress) run_suite stress "$MM/ksm_wp_reuse_stress" -d "${STRESS_SECONDS:-20}" -m a \
-		${STRESS_SEED:+-s "$STRESS_SEED"} ;;
+	# The short forms of make stress, hostile and reuse-heavy mix; the
+	# seed is printed for a rerun.
+	stress) stress_suite stress ;;
+	stress_reuse) stress_suite stress_reuse -r ;;
 	demo) run_suite demo tap_exit "ksm_wp_reuse_demo: merge, reuse, copy, data intact" \
 		"$KOUT/samples/ksm_wp_reuse/ksm_wp_reuse_demo" ;;
 	ksm_functional_tests) run_suite ksm_functional_tests "$MM/ksm_functional_tests" ;;

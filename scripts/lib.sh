@@ -54,6 +54,12 @@ rust_env() {
 	export PATH="$VENV/bin:$HOME/.cargo/bin:$PATH"
 }
 
+# The series make patches wrote (branch "series"), as the trees of its
+# commits: what make bisect verified, whoever signed it off and when.
+series_fingerprint() {
+	git -C "$KTREE" log --reverse --format=%T upstream..series | sha1sum | cut -c1-16
+}
+
 kmake() {
 	rust_env
 	make -C "$KTREE" O="$KOUT" -j"$(($(nproc) + 1))" "$@"

@@ -3,16 +3,36 @@
 # make stress: boot the test (debug) kernel and run ksm_wp_reuse_stress for
 # DURATION seconds (default 300), alternating merge_across_nodes, then check
 # the guest's log. SEED=n reproduces a run. Pass/fail is counted like make test.
+#   MIX=reuse          the reuse-heavy mix (merged twin pairs cycled) instead
+#                      of the hostile one
+#   REUSE_TARGET=n     stop the load early once n faults were reused
+#   STRESS_KERNEL=bench  boot the benchmark kernel (no debug options, about
+#                      8 times the fault rate under TCG) instead; make bench
+#                      builds it
 . "$(dirname "$0")/lib.sh"
 
 duration=${DURATION:-300}
+case ${MIX:-hostile} in
+hostile) suite=stress ;;
+reuse) suite=stress_reuse ;;
+*) die "MIX=$MIX: use MIX=hostile (default) or MIX=reuse (reuse-heavy: merged twin pairs)" ;;
+esac
+# The programs come from the test build; the kernel may be the bench one.
+tests=$KOUT
+case ${STRESS_KERNEL:-test} in
+test) ;;
+bench) KOUT=$CACHE_DIR/build/$TREE_ID-bench
+	[ -f "$KOUT/arch/x86/boot/bzImage" ] || die "no bench kernel in $KOUT: run 'make bench' first" ;;
+*) die "STRESS_KERNEL=$STRESS_KERNEL: use test (the debug kernel, default) or bench" ;;
+esac
+export KOUT
 results=$CACHE_DIR/results/stress-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$results"
-step "Stress: ${duration}s on $(cat "$KOUT/include/config/kernel.release") (output in $results)"
+step "Stress, ${MIX:-hostile} mix: ${duration}s on $(cat "$KOUT/include/config/kernel.release") ($KOUT; output in $results)"
 # The guest does not inherit our environment: pass it on the command line.
 VM_OUT=$results VM_TIMEOUT=$((duration + 900)) "$PROJECT_DIR/scripts/vm.sh" \
-	env STRESS_SECONDS="$duration" STRESS_SEED="${SEED:-}" \
-	"$PROJECT_DIR/scripts/guest-test.sh" "$results" "$KOUT" stress dmesg ||
+	env STRESS_SECONDS="$duration" STRESS_SEED="${SEED:-}" STRESS_REUSE_TARGET="${REUSE_TARGET:-}" \
+	"$PROJECT_DIR/scripts/guest-test.sh" "$results" "$tests" "$suite" dmesg ||
 	warn "the guest run exited with status $?"
 step "Results"
-"$VENV/bin/python" "$PROJECT_DIR/scripts/count-results.py" "$KTREE" "$results" stress dmesg
+"$VENV/bin/python" "$PROJECT_DIR/scripts/count-results.py" "$KTREE" "$results" "$suite" dmesg

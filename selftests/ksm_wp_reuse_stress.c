@@ -37,6 +37,14 @@
  * back to their values at start (taken after two full scans) once ksmd's
  * full_scans rose by two.
  *
+ * The reuse-heavy mix (-r) adds twin pairs to the same load: pages 2k and
+ * 2k+1 get identical content of their own, which merges only with each
+ * other. Once ksmd merged a pair, the worker zaps one twin (MADV_DONTNEED)
+ * or writes it (a copy), then writes the other, which is then the only
+ * mapping of the KSM page: a reuse fault. Both get the next version, so the
+ * pair merges again two scans later. Reuse faults then come at ksmd's merge
+ * rate, and in that mix the switch is only flipped off for short moments.
+ *
  * Results (TAP): no content mismatch, KSM counters converge, guest
  * responsive. The caller checks dmesg.
  */
@@ -114,6 +122,7 @@ enum { S_MAGIC, S_OWNER, S_INDEX, S_VERSION, SIG_WORDS };
 #define MAGIC_OWNED	0x4b534d5f4f574e44ULL	/* "KSM_OWND" */
 #define MAGIC_FILE	0x4b534d5f46494c45ULL	/* "KSM_FILE" */
 #define MAGIC_KEEP	0x4b534d5f4b454550ULL	/* "KSM_KEEP" */
+#define MAGIC_TWIN	0x4b534d5f5457494eULL	/* "KSM_TWIN" */
 #define GOLDEN		0x9e3779b97f4a7c15ULL
 
 struct sig {
@@ -124,6 +133,7 @@ struct sig {
 struct pexp {
 	uint32_t owner;		/* 0: the shared content */
 	uint32_t version;	/* of the last signed write */
+	bool twin;		/* content of its twin pair, see write_twins() */
 };
 
 struct opts {
@@ -132,13 +142,15 @@ struct opts {
 	unsigned int workers;
 	size_t pages;
 	int man;		/* merge_across_nodes 0 or 1; -1: alternate */
+	bool reuse_mix;		/* -r: twin pairs, see op_twins() */
+	long reuse_target;	/* -n: stop after this many reuse faults */
 };
 
 /* --- state shared between the controller and the workers ----------------- */
 
 enum wop_id {
 	WOP_WRITE, WOP_VERIFY, WOP_REMAP, WOP_MREMAP, WOP_UNMERGE, WOP_PAGEOUT,
-	WOP_PIN, WOP_FORK, NR_WOPS
+	WOP_PIN, WOP_FORK, WOP_TWINS, NR_WOPS
 };
 
 enum wstate { W_FAILED = -1, W_INIT, W_RUNNING, W_QUIESCED, W_DONE };
@@ -149,6 +161,7 @@ struct wshm {
 	pid_t child_pid;
 	long ops[NR_WOPS];
 	long written[2];	/* pages: [0] signed, [1] shared content */
+	long twins[2];		/* pairs: [0] made twins, [1] cycled when merged */
 	long ksm_seen;		/* KSM pages seen by verify */
 	long swapped_seen;	/* pages seen swapped out after MADV_PAGEOUT */
 	long pin_failed;	/* PIN_LONGTERM_TEST_START refused */
@@ -184,6 +197,7 @@ static struct shm *shm;
 static volatile sig_atomic_t interrupted;
 static pid_t wpid[MAX_WORKERS];
 static long cops[NR_COPS];
+static long ksmd_pages;		/* pages ksmd scanned during the load */
 static long lost_workers;
 
 static struct env {
@@ -265,7 +279,10 @@ static void shared_sig(struct sig *s, size_t idx)
 
 static void expected_sig(const struct pexp *e, size_t idx, struct sig *s)
 {
-	if (!e->owner)
+	if (e->twin)
+		*s = (struct sig){ { MAGIC_TWIN, e->owner, idx & ~1UL,
+				     e->version } };
+	else if (!e->owner)
 		shared_sig(s, idx);
 	else
 		*s = (struct sig){ { MAGIC_OWNED, e->owner, idx, e->version } };
@@ -365,6 +382,7 @@ struct wthread {
 	uint64_t rng;
 	int gup_fd;		/* -1: no pins */
 	char *buf;		/* MAX_RANGE pages */
+	bool waiting;		/* op_twins() found no merged pair */
 	pthread_t thread;
 };
 
@@ -475,6 +493,7 @@ static void write_page(struct worker *w, size_t idx, bool shared)
 	struct pexp *e = &w->exp[idx];
 	struct sig s;
 
+	e->twin = false;
 	if (shared) {
 		e->owner = 0;
 	} else {
@@ -484,6 +503,27 @@ static void write_page(struct worker *w, size_t idx, bool shared)
 	expected_sig(e, idx, &s);
 	page_fill(page_addr(w, idx), &s);
 	stat_add(&w->shm->written[shared], 1);
+}
+
+/*
+ * Pages @idx (even) and @idx + 1 get the same new version of content that
+ * is theirs alone, so they merge with each other and nothing else. The odd
+ * twin is written first: after a zap of the even one, or while both still
+ * map one KSM page, the write that reuses is the second one.
+ */
+static void write_twins(struct worker *w, size_t idx)
+{
+	struct pexp *e = &w->exp[idx];
+	struct sig s;
+
+	e->version = (e->version > e[1].version ? e->version : e[1].version) + 1;
+	e->owner = w->owner;
+	e->twin = true;
+	e[1] = e[0];
+	expected_sig(e, idx, &s);
+	page_fill(page_addr(w, idx + 1), &s);
+	page_fill(page_addr(w, idx), &s);
+	stat_add(&w->shm->written[0], 2);
 }
 
 /*
@@ -710,6 +750,62 @@ static void op_pin(struct wthread *t, const struct range *r)
 		worker_fatal(w, "PIN_LONGTERM_TEST_STOP", errno);
 }
 
+/* Both twins at @pme map one KSM page: ksmd merged them. */
+static bool twins_merged(const struct worker *w, const uint64_t *pme)
+{
+	uint64_t flags;
+
+	return (pme[0] & PM_PRESENT) && (pme[1] & PM_PRESENT) &&
+	       PAGEMAP_PFN(pme[0]) == PAGEMAP_PFN(pme[1]) &&
+	       pread(w->kpageflags_fd, &flags, sizeof(flags),
+		     PAGEMAP_PFN(pme[0]) * sizeof(flags)) == sizeof(flags) &&
+	       (flags & STRESS_KPF_KSM);
+}
+
+/*
+ * The reuse-heavy part of -r, over the whole chunk: a pair that is not twins
+ * (any other operation may have written it) becomes twins; a merged pair is
+ * cycled: the even twin is zapped (3 in 4) or left mapped, then both are
+ * written (write_twins()). The write that finds the KSM page mapped once
+ * reuses it; the other gets a fresh page or a copy. Pairs not merged yet are
+ * left alone: rewriting them would only delay ksmd.
+ */
+static void op_twins(struct wthread *t, const struct range *r)
+{
+	struct worker *w = t->w;
+	size_t idx = r->ci * CHUNK_PAGES, i;
+	char *addr = w->chunks[r->ci].addr;
+	uint64_t pme[CHUNK_PAGES];
+	ssize_t len = sizeof(pme);
+	long cycled = 0;
+	struct pexp *e;
+
+	if (w->kpageflags_fd < 0 || pread(w->pagemap_fd, pme, len,
+			(uintptr_t)addr / pagesize * sizeof(pme[0])) != len)
+		worker_fatal(w, "reading pagemap and kpageflags", errno);
+	for (i = 0; i < CHUNK_PAGES; i += 2) {
+		e = &w->exp[idx + i];
+		if (!e[0].twin || !e[1].twin || e[0].owner != e[1].owner ||
+		    e[0].version != e[1].version) {
+			write_twins(w, idx + i);
+			stat_add(&w->shm->twins[0], 1);
+			continue;
+		}
+		if (!twins_merged(w, &pme[i]))
+			continue;
+		if (rnd_below(&t->rng, 4) &&
+		    madvise(addr + i * pagesize, pagesize, MADV_DONTNEED))
+			worker_fatal(w, "MADV_DONTNEED", errno);
+		write_twins(w, idx + i);
+		cycled++;
+		if (rnd_below(&t->rng, 2))
+			check_pages(w, "twins after write", addr + i * pagesize,
+				    idx + i, 2);
+	}
+	stat_add(&w->shm->twins[1], cycled);
+	t->waiting = !cycled;
+}
+
 static void run_ops(struct wthread *t, unsigned long max_ops);
 
 /*
@@ -775,7 +871,17 @@ static const struct wop {
 	[WOP_PAGEOUT]	= { "pageout", 6, false, op_pageout },
 	[WOP_PIN]	= { "ro_pin", 4, false, op_pin },
 	[WOP_FORK]	= { "fork", 2, true, op_fork },
+	[WOP_TWINS]	= { "twins", 0, false, op_twins },	/* -r: 1000 */
 };
+
+/*
+ * The reuse-heavy mix gives 93% of the operations to twin pairs: every other
+ * operation breaks pairs, which then wait two more scans of ksmd.
+ */
+static unsigned int op_weight(enum wop_id id)
+{
+	return id == WOP_TWINS && opt.reuse_mix ? 1000 : wops[id].weight;
+}
 
 static bool op_allowed(const struct wthread *t, enum wop_id id)
 {
@@ -792,10 +898,10 @@ static enum wop_id pick_op(struct wthread *t)
 	int id;
 
 	for (id = 0; id < NR_WOPS; id++)
-		total += wops[id].weight;
+		total += op_weight(id);
 	r = rnd_below(&t->rng, total);
-	for (id = 0; r >= wops[id].weight; id++)
-		r -= wops[id].weight;
+	for (id = 0; r >= op_weight(id); id++)
+		r -= op_weight(id);
 	return id;
 }
 
@@ -861,8 +967,11 @@ static void run_ops(struct wthread *t, unsigned long max_ops)
 		lock_chunks(w, op, r.ci, false);
 		stat_add(&w->shm->ops[id], 1);
 		/* Leave ksmd some CPU to merge what we wrote. */
-		if (rnd_below(&t->rng, 2))
+		if (t->waiting)
+			usleep(1000 + rnd_below(&t->rng, 4000));
+		else if (rnd_below(&t->rng, 2))
 			usleep(rnd_below(&t->rng, 1000));
+		t->waiting = false;
 	}
 }
 
@@ -970,6 +1079,9 @@ static void __noreturn worker_main(unsigned int id)
 		__atomic_store_n(&w.shm->state, W_FAILED, __ATOMIC_RELEASE);
 		_exit(2);
 	}
+	/* The reuse faults come at ksmd's merge rate: leave it the CPU. */
+	if (opt.reuse_mix && nice(10) == -1)
+		ksft_print_msg("worker %u: nice: %s\n", id, strerror(errno));
 	__atomic_store_n(&w.shm->state, W_RUNNING, __ATOMIC_RELEASE);
 	if (nthreads > 1 &&
 	    pthread_create(&th[1].thread, NULL, worker_thread, &th[1]))
@@ -1285,6 +1397,19 @@ struct agent {
 
 static int chaos_stop;
 
+/* Sleep @ms in small steps; false if the agents must stop. */
+static bool chaos_sleep(unsigned int ms)
+{
+	for (;;) {
+		if (__atomic_load_n(&chaos_stop, __ATOMIC_ACQUIRE))
+			return false;
+		if (!ms)
+			return true;
+		sleep_ms(ms < 50 ? ms : 50);
+		ms -= ms < 50 ? ms : 50;
+	}
+}
+
 /* move_pages() of random pages of a random worker to random nodes. */
 static void step_migrate(struct agent *a)
 {
@@ -1320,11 +1445,14 @@ static void step_compact(struct agent *a __maybe_unused)
 		stat_add(&cops[COP_COMPACT], 1);
 }
 
+/* In the reuse-heavy mix the switch is off for 20..200 ms at a time. */
 static void step_wp_toggle(struct agent *a)
 {
 	a->state = !a->state;
 	if (!knob_set(K_WP, a->state ? "0" : "1"))
 		stat_add(&cops[COP_WP_TOGGLE], 1);
+	if (opt.reuse_mix && a->state && chaos_sleep(20 + rnd_below(&a->rng, 181)))
+		step_wp_toggle(a);
 }
 
 /* Unmerge all, switch max_page_sharing (and merge_across_nodes), run. */
@@ -1350,19 +1478,6 @@ static struct agent agents[NR_AGENTS] = {
 	[A_WP_REUSE]	= { "wp_reuse", step_wp_toggle, 100, 1500 },
 	[A_KSM_PHASE]	= { "ksm_phase", step_ksm_phase },	/* from -d */
 };
-
-/* Sleep @ms in small steps; false if the agents must stop. */
-static bool chaos_sleep(unsigned int ms)
-{
-	for (;;) {
-		if (__atomic_load_n(&chaos_stop, __ATOMIC_ACQUIRE))
-			return false;
-		if (!ms)
-			return true;
-		sleep_ms(ms < 50 ? ms : 50);
-		ms -= ms < 50 ? ms : 50;
-	}
-}
 
 static void *agent_thread(void *arg)
 {
@@ -1496,9 +1611,14 @@ static bool setup_failed(void)
 }
 
 /* Run the load for the duration; return the largest pages_sharing seen. */
-static long monitor(double end)
+/*
+ * Until @end, or until -n reuse faults since @reuse0: watch the workers,
+ * note the peak of pages_sharing, print progress every minute.
+ */
+static long monitor(double end, long reuse0, long cow0)
 {
-	long sharing, max_sharing = 0;
+	double start = now_s(), next = start + 60;
+	long sharing, max_sharing = 0, reuse = reuse0, cow = cow0;
 
 	while (now_s() < end && !interrupted) {
 		sleep_ms(100);
@@ -1506,6 +1626,14 @@ static long monitor(double end)
 		sharing = read_long(KSM_SYSFS "pages_sharing");
 		if (sharing > max_sharing)
 			max_sharing = sharing;
+		read_vmstat(&reuse, &cow);
+		if (opt.reuse_target && reuse - reuse0 >= opt.reuse_target)
+			break;
+		if (now_s() >= next) {
+			ksft_print_msg("%.0f s: ksm_wp_reuse +%ld, cow_ksm +%ld\n",
+				       now_s() - start, reuse - reuse0, cow - cow0);
+			next += 60;
+		}
 	}
 	return max_sharing;
 }
@@ -1699,13 +1827,16 @@ static void print_report(double duration, long reuse, long cow, long max_sharing
 		append(buf, sizeof(buf), " %s %ld", wops[i].name,
 		       sum_stat(offsetof(struct wshm, ops) + i * sizeof(long)));
 	append(buf, sizeof(buf),
-	       " (pages written: %ld signed, %ld shared; R/O pins refused %ld);",
-	       SUM(written[0]), SUM(written[1]), SUM(pin_failed));
+	       " (pages written: %ld signed, %ld shared; R/O pins refused %ld;"
+	       " twin pairs made %ld, cycled %ld);",
+	       SUM(written[0]), SUM(written[1]), SUM(pin_failed),
+	       SUM(twins[0]), SUM(twins[1]));
 	for (i = 0; i < NR_COPS; i++)
 		append(buf, sizeof(buf), " %s %ld", cop_name[i], cops[i]);
 	append(buf, sizeof(buf),
-	       "; seen: KSM pages %ld, swapped out %ld, max pages_sharing %ld; faults: ksm_wp_reuse +%ld cow_ksm +%ld\n",
-	       SUM(ksm_seen), SUM(swapped_seen), max_sharing, reuse, cow);
+	       "; seen: KSM pages %ld, swapped out %ld, max pages_sharing %ld; ksmd scanned %ld pages; faults: ksm_wp_reuse +%ld (%.0f/s) cow_ksm +%ld\n",
+	       SUM(ksm_seen), SUM(swapped_seen), max_sharing, ksmd_pages,
+	       reuse, reuse / duration, cow);
 	ksft_print_msg("%s", buf);
 	if (!reuse)
 		ksft_print_msg("note: no KSM fault was reused\n");
@@ -1717,13 +1848,15 @@ static void print_report(double duration, long reuse, long cow, long max_sharing
 
 static void __noreturn print_usage(const char *prog, int status)
 {
-	printf("usage: %s [-d seconds] [-s seed] [-j workers] [-p pages] [-m 0|1|a]\n"
+	printf("usage: %s [-d seconds] [-s seed] [-j workers] [-p pages] [-m 0|1|a] [-r] [-n faults]\n"
 	       "  -d  run the load this long (default 60)\n"
 	       "  -s  seed of every random choice (default: from the clock)\n"
 	       "  -j  worker processes, 1..%d (default 4; odd ones have 2 threads)\n"
 	       "  -p  pages per worker, rounded up to %d, %d..%lu (default 2048)\n"
 	       "  -m  merge_across_nodes for the whole run: 0 or 1 (default 1),\n"
-	       "      or a: alternate 1 and 0 at KSM phase changes\n",
+	       "      or a: alternate 1 and 0 at KSM phase changes\n"
+	       "  -r  reuse-heavy mix: most operations cycle merged twin pairs\n"
+	       "  -n  stop the load early once this many faults were reused\n",
 	       prog, MAX_WORKERS, CHUNK_PAGES, MIN_PAGES, MAX_PAGES);
 	exit(status);
 }
@@ -1733,7 +1866,7 @@ static void parse_opts(int argc, char **argv)
 	bool seeded = false;
 	int c;
 
-	while ((c = getopt(argc, argv, "d:s:j:p:m:h")) != -1) {
+	while ((c = getopt(argc, argv, "d:s:j:p:m:rn:h")) != -1) {
 		switch (c) {
 		case 'd':
 			opt.duration = strtoul(optarg, NULL, 0);
@@ -1756,6 +1889,12 @@ static void parse_opts(int argc, char **argv)
 			else
 				print_usage(argv[0], KSFT_FAIL);
 			break;
+		case 'r':
+			opt.reuse_mix = true;
+			break;
+		case 'n':
+			opt.reuse_target = strtol(optarg, NULL, 0);
+			break;
 		case 'h':
 			print_usage(argv[0], 0);
 		default:
@@ -1763,7 +1902,7 @@ static void parse_opts(int argc, char **argv)
 		}
 	}
 	if (!opt.workers || opt.workers > MAX_WORKERS ||
-	    opt.pages > MAX_PAGES || optind != argc)
+	    opt.pages > MAX_PAGES || opt.reuse_target < 0 || optind != argc)
 		print_usage(argv[0], KSFT_FAIL);
 	if (!seeded)
 		opt.seed = mix64((uint64_t)time(NULL) << 20 ^
@@ -1773,10 +1912,11 @@ static void parse_opts(int argc, char **argv)
 		npages = MIN_PAGES;
 	nchunks = npages / CHUNK_PAGES;
 	run_salt = mix64(opt.seed);
-	snprintf(cmdline, sizeof(cmdline), "%s -d %u -s %llu -j %u -p %zu -m %s",
+	snprintf(cmdline, sizeof(cmdline), "%s -d %u -s %llu -j %u -p %zu -m %s%s -n %ld",
 		 argv[0], opt.duration, (unsigned long long)opt.seed,
 		 opt.workers, npages,
-		 opt.man < 0 ? "a" : opt.man ? "1" : "0");
+		 opt.man < 0 ? "a" : opt.man ? "1" : "0",
+		 opt.reuse_mix ? " -r" : "", opt.reuse_target);
 }
 
 static void on_signal(int sig)
@@ -1812,7 +1952,8 @@ static void print_settings(void)
 	ksft_print_msg("seed %llu; reproduce: %s\n",
 		       (unsigned long long)opt.seed, cmdline);
 	ksft_print_msg(
-		"%u workers x %zu pages in %zu chunks (anon and private file), 2 threads in odd workers; merge_across_nodes %s; max_page_sharing %s and 2 in alternate phases\n",
+		"%s mix; %u workers x %zu pages in %zu chunks (anon and private file), 2 threads in odd workers; merge_across_nodes %s; max_page_sharing %s and 2 in alternate phases\n",
+		opt.reuse_mix ? "reuse-heavy" : "hostile",
 		opt.workers, npages, nchunks,
 		!knobs[K_MAN].have ? "absent" :
 		opt.man < 0 ? "1 and 0 in alternate phase pairs" :
@@ -1853,7 +1994,8 @@ static void setup(struct kcounts *base, long *reuse, long *cow)
 }
 
 /* The load itself; true if every worker checked every page at the end. */
-static bool run_load(double *duration, long *max_sharing)
+static bool run_load(double *duration, long *max_sharing, long reuse0,
+		     long cow0)
 {
 	double start;
 
@@ -1863,7 +2005,9 @@ static bool run_load(double *duration, long *max_sharing)
 		ksft_exit_fail_msg("workers did not start\n");
 	chaos_start();
 	start = now_s();
-	*max_sharing = monitor(start + opt.duration);
+	ksmd_pages = -read_long(KSM_SYSFS "pages_scanned");
+	*max_sharing = monitor(start + opt.duration, reuse0, cow0);
+	ksmd_pages += read_long(KSM_SYSFS "pages_scanned");
 	chaos_end();
 	*duration = now_s() - start;
 	return !interrupted && finish_workers();
@@ -1883,7 +2027,7 @@ int main(int argc, char **argv)
 	ksft_set_plan(3);
 	setup(&base, &reuse0, &cow0);
 
-	finished = run_load(&duration, &max_sharing);
+	finished = run_load(&duration, &max_sharing, reuse0, cow0);
 	read_vmstat(&reuse1, &cow1);
 	if (interrupted)
 		ksft_exit_fail_msg("interrupted by signal %d\n", interrupted);

@@ -1,0 +1,99 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make bisect: build every commit of the series on its own, in order, with
+# the test kernel's configuration, so that a bisection landing inside the
+# series finds a kernel that builds. A commit fails if the build fails or if
+# the compiler (C or Rust) warns about a file the series touches. Commits
+# touching the mm selftests also build those. Documentation-only commits
+# have nothing to build.
+#
+# The commits are make patches' branch "series" in the kernel tree, checked
+# out one by one in their own worktree and build directory ($KOUT-bisect),
+# compiled through ccache: the first run costs about three full builds
+# (patches 1 and 4 change widely included headers), later runs of an
+# unchanged series mostly hit the cache. On success the series' fingerprint
+# (its commits' trees) is recorded; make check reports whether the current
+# series is the one verified.
+. "$(dirname "$0")/lib.sh"
+
+wt=$CACHE_DIR/bisect-tree
+out=$KOUT-bisect
+results=$CACHE_DIR/results/bisect-$(date +%Y%m%d-%H%M%S)
+export CCACHE_DIR=$CACHE_DIR/ccache
+command -v ccache >/dev/null || die "ccache is missing: run 'make setup'"
+[ -f "$KOUT/.config" ] || die "no test kernel configuration in $KOUT: run 'make config'"
+need_space "$CACHE_DIR" 8 "the bisect build"
+ccache -M 8G >/dev/null
+
+PATCHES_OUT=$CACHE_DIR/series "$PROJECT_DIR/scripts/patches.sh"
+mapfile -t commits < <(git -C "$KTREE" rev-list --reverse upstream..series)
+[ "${#commits[@]}" -gt 0 ] || die "the series branch is empty: run 'make patches'"
+fingerprint=$(series_fingerprint)
+touched=$(git -C "$KTREE" diff --name-only upstream series)
+touched_re=$(printf '%s\n' "$touched" | sed 's/[.]/[.]/g' | paste -sd'|')
+
+[ -d "$wt" ] || git -C "$KTREE" worktree add -q --detach "$wt" upstream ||
+	die "cannot create the worktree $wt"
+mkdir -p "$out" "$results"
+
+# Warnings located in the series' files: "file:line:col: warning:" from the C
+# compiler, "warning: ..." followed by "--> file:line:col" from rustc.
+our_warnings() { # our_warnings LOG
+	{
+		grep -E "^[^ ]*($touched_re):[0-9]+:[0-9]+: warning:" "$1"
+		grep -A4 '^warning' "$1" | grep -E -- "--> [^ ]*($touched_re):"
+	} || true
+}
+
+build_step() { # build_step N COMMIT: build one commit; 0 if it is fine
+	local n=$1 c=$2 log=$results/$1.log files start
+	files=$(git -C "$KTREE" diff-tree --no-commit-id --name-only -r "$c")
+	git -C "$wt" checkout -q -f --detach "$c" || return 1
+	start=$(date +%s)
+	if ! grep -qv '^Documentation/' <<<"$files"; then
+		echo "documentation only: nothing to build" >"$log"
+		return 0
+	fi
+	# The test configuration, less what this commit does not know yet.
+	cp "$KOUT/.config" "$out/.config"
+	if ! { KTREE=$wt KOUT=$out kmake CC="ccache gcc" olddefconfig >"$log" 2>&1 &&
+		KTREE=$wt KOUT=$out kmake CC="ccache gcc" all >>"$log" 2>&1; }; then
+		grep -E 'error|Error' "$log" | head -20 >&2
+		echo "build failed: $log" >&2
+		return 1
+	fi
+	if grep -q '^tools/testing/selftests/mm/' <<<"$files"; then
+		rm -f "$wt"/tools/testing/selftests/mm/local_config.{h,mk}
+		KTREE=$wt KOUT=$out kmake CC="ccache gcc" kselftest-all TARGETS=mm >>"$log" 2>&1 || {
+			grep -E 'error|Error' "$log" | head -20 >&2
+			echo "selftests build failed: $log" >&2
+			return 1
+		}
+	fi
+	if [ -n "$(our_warnings "$log")" ]; then
+		our_warnings "$log" >&2
+		echo "warnings in the series' files: $log" >&2
+		return 1
+	fi
+	info "built in $(($(date +%s) - start))s"
+}
+
+step "Bisect build of ${#commits[@]} commits in $out (log: $results)"
+echo "TAP version 13" >"$results/bisect.tap"
+echo "1..${#commits[@]}" >>"$results/bisect.tap"
+failed=0 n=0
+for c in "${commits[@]}"; do
+	n=$((n + 1))
+	subject=$(git -C "$KTREE" log -1 --format=%s "$c")
+	step "[$n/${#commits[@]}] $subject"
+	if build_step "$n" "$c"; then
+		echo "ok $n $subject" >>"$results/bisect.tap"
+	else
+		echo "not ok $n $subject" >>"$results/bisect.tap"
+		failed=$((failed + 1))
+	fi
+done
+cat "$results/bisect.tap"
+[ "$failed" -eq 0 ] || die "$failed of ${#commits[@]} commits do not build cleanly (logs: $results)"
+printf '%s %s\n' "$fingerprint" "$(date -u +%Y-%m-%d)" >"$CACHE_DIR/bisect.ok"
+step "Every commit builds; recorded in $CACHE_DIR/bisect.ok"
