@@ -45,6 +45,8 @@ our_warnings() { # our_warnings LOG
 	} || true
 }
 
+bisect_make() { KTREE=$wt KOUT=$out kmake CC="ccache gcc" "$@"; }
+
 build_step() { # build_step N COMMIT: build one commit; 0 if it is fine
 	local n=$1 c=$2 log=$results/$1.log files start
 	files=$(git -C "$KTREE" diff-tree --no-commit-id --name-only -r "$c")
@@ -56,15 +58,16 @@ build_step() { # build_step N COMMIT: build one commit; 0 if it is fine
 	fi
 	# The test configuration, less what this commit does not know yet.
 	cp "$KOUT/.config" "$out/.config"
-	if ! { KTREE=$wt KOUT=$out kmake CC="ccache gcc" olddefconfig >"$log" 2>&1 &&
-		KTREE=$wt KOUT=$out kmake CC="ccache gcc" all >>"$log" 2>&1; }; then
+	: >"$log"
+	if ! { with_progress "$log" bisect_make olddefconfig &&
+		with_progress "$log" bisect_make all; }; then
 		grep -E 'error|Error' "$log" | head -20 >&2
 		echo "build failed: $log" >&2
 		return 1
 	fi
 	if grep -q '^tools/testing/selftests/mm/' <<<"$files"; then
 		rm -f "$wt"/tools/testing/selftests/mm/local_config.{h,mk}
-		KTREE=$wt KOUT=$out kmake CC="ccache gcc" kselftest-all TARGETS=mm >>"$log" 2>&1 || {
+		with_progress "$log" bisect_make kselftest-all TARGETS=mm || {
 			grep -E 'error|Error' "$log" | head -20 >&2
 			echo "selftests build failed: $log" >&2
 			return 1

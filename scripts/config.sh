@@ -9,13 +9,14 @@
 rust_env
 
 # Fragments, later ones overriding earlier ones: ours, the mm selftests'
-# own (as kselftest expects), then the one of this build's flavour.
+# own (as kselftest expects), then the one of this build's flavour: test,
+# bench (no debug options) or kcsan (test plus KCSAN).
 fragments=("$PROJECT_DIR/.config.fragment" "$KTREE/tools/testing/selftests/mm/config")
 checked=("$PROJECT_DIR/.config.fragment")
 case $KBUILD_CONFIG in
 test) ;;
-bench) fragments+=("$PROJECT_DIR/bench/config.fragment"); checked+=("$PROJECT_DIR/bench/config.fragment") ;;
-*) die "KBUILD_CONFIG=$KBUILD_CONFIG: use test or bench" ;;
+bench | kcsan) fragments+=("$PROJECT_DIR/$KBUILD_CONFIG/config.fragment"); checked+=("$PROJECT_DIR/$KBUILD_CONFIG/config.fragment") ;;
+*) die "KBUILD_CONFIG=$KBUILD_CONFIG: use test, bench or kcsan" ;;
 esac
 for f in ${EXTRA_FRAGMENTS:-}; do fragments+=("$f"); checked+=("$f"); done
 

@@ -60,6 +60,27 @@ series_fingerprint() {
 	git -C "$KTREE" log --reverse --format=%T upstream..series | sha1sum | cut -c1-16
 }
 
+# Run CMD... with its output appended to LOG, showing every 15 s how many
+# Kbuild steps it took and the latest. Its exit status is CMD's.
+with_progress() { # with_progress LOG CMD...
+	local log=$1 pid start shown last
+	shift
+	start=$(date +%s)
+	shown=$start
+	"$@" >>"$log" 2>&1 &
+	pid=$!
+	trap 'kill $pid 2>/dev/null' INT TERM
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		[ $(($(date +%s) - shown)) -ge 15 ] || continue
+		shown=$(date +%s)
+		last=$(grep -E '^  [A-Z]' "$log" | tail -1 | awk '{ print $NF }')
+		info "$((shown - start))s: $(grep -cE '^  [A-Z]' "$log") steps, now ${last:-starting}"
+	done
+	trap - INT TERM
+	wait "$pid"
+}
+
 kmake() {
 	rust_env
 	make -C "$KTREE" O="$KOUT" -j"$(($(nproc) + 1))" "$@"

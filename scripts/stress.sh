@@ -3,12 +3,14 @@
 # make stress: boot the test (debug) kernel and run ksm_wp_reuse_stress for
 # DURATION seconds (default 300), alternating merge_across_nodes, then check
 # the guest's log. SEED=n reproduces a run. Pass/fail is counted like make test.
-#   MIX=reuse          the reuse-heavy mix (merged twin pairs cycled) instead
-#                      of the hostile one
-#   REUSE_TARGET=n     stop the load early once n faults were reused
-#   STRESS_KERNEL=bench  boot the benchmark kernel (no debug options, about
-#                      8 times the fault rate under TCG) instead; make bench
-#                      builds it
+#   MIX=reuse            the reuse-heavy mix (merged twin pairs cycled)
+#                        instead of the hostile one
+#   REUSE_TARGET=n       stop the load early once n faults were reused
+#   STRESS_KERNEL=bench  the benchmark kernel instead (no debug options:
+#                        about 8 times the reuse rate under TCG)
+#   STRESS_KERNEL=kcsan  the test kernel plus KCSAN (kcsan/config.fragment)
+# Other kernels than the test one are configured and built here as needed,
+# each in its own build directory; the test programs are the test build's.
 . "$(dirname "$0")/lib.sh"
 
 duration=${DURATION:-300}
@@ -17,15 +19,18 @@ hostile) suite=stress ;;
 reuse) suite=stress_reuse ;;
 *) die "MIX=$MIX: use MIX=hostile (default) or MIX=reuse (reuse-heavy: merged twin pairs)" ;;
 esac
-# The programs come from the test build; the kernel may be the bench one.
 tests=$KOUT
 case ${STRESS_KERNEL:-test} in
 test) ;;
-bench) KOUT=$CACHE_DIR/build/$TREE_ID-bench
-	[ -f "$KOUT/arch/x86/boot/bzImage" ] || die "no bench kernel in $KOUT: run 'make bench' first" ;;
-*) die "STRESS_KERNEL=$STRESS_KERNEL: use test (the debug kernel, default) or bench" ;;
+bench | kcsan)
+	KBUILD_CONFIG=$STRESS_KERNEL
+	KOUT=$CACHE_DIR/build/$TREE_ID-$KBUILD_CONFIG
+	export KBUILD_CONFIG KOUT
+	"$PROJECT_DIR/scripts/config.sh"
+	"$PROJECT_DIR/scripts/build.sh"
+	;;
+*) die "STRESS_KERNEL=$STRESS_KERNEL: use test (the debug kernel, default), bench or kcsan" ;;
 esac
-export KOUT
 results=$CACHE_DIR/results/stress-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$results"
 step "Stress, ${MIX:-hostile} mix: ${duration}s on $(cat "$KOUT/include/config/kernel.release") ($KOUT; output in $results)"

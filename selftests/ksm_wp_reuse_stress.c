@@ -161,7 +161,8 @@ struct wshm {
 	pid_t child_pid;
 	long ops[NR_WOPS];
 	long written[2];	/* pages: [0] signed, [1] shared content */
-	long twins[2];		/* pairs: [0] made twins, [1] cycled when merged */
+	long twins[3];		/* pairs: made twins, cycled when merged, and
+				 * brought onto one node */
 	long ksm_seen;		/* KSM pages seen by verify */
 	long swapped_seen;	/* pages seen swapped out after MADV_PAGEOUT */
 	long pin_failed;	/* PIN_LONGTERM_TEST_START refused */
@@ -763,20 +764,53 @@ static bool twins_merged(const struct worker *w, const uint64_t *pme)
 }
 
 /*
+ * With merge_across_nodes=0 ksmd merges pages only within a node, and twins
+ * drift apart (faults allocate on the CPU's node, the migrate agent moves
+ * pages): move the even twin of each of the @n pairs at @even to the node of
+ * the odd one.
+ */
+static void twins_colocate(struct worker *w, char **even, unsigned int n)
+{
+	void *pages[CHUNK_PAGES];
+	int status[CHUNK_PAGES], nodes[CHUNK_PAGES / 2];
+	unsigned int i, moves = 0;
+
+	if (env.nr_nodes < 2 || !n)
+		return;
+	for (i = 0; i < n; i++) {
+		pages[2 * i] = even[i];
+		pages[2 * i + 1] = even[i] + pagesize;
+	}
+	if (syscall(__NR_move_pages, 0, 2 * n, pages, NULL, status, 0))
+		return;
+	for (i = 0; i < n; i++) {
+		if (status[2 * i] < 0 || status[2 * i + 1] < 0 ||
+		    status[2 * i] == status[2 * i + 1])
+			continue;
+		pages[moves] = even[i];
+		nodes[moves++] = status[2 * i + 1];
+	}
+	if (moves && !syscall(__NR_move_pages, 0, moves, pages, nodes, status,
+			      MPOL_MF_MOVE))
+		stat_add(&w->shm->twins[2], moves);
+}
+
+/*
  * The reuse-heavy part of -r, over the whole chunk: a pair that is not twins
  * (any other operation may have written it) becomes twins; a merged pair is
  * cycled: the even twin is zapped (3 in 4) or left mapped, then both are
  * written (write_twins()). The write that finds the KSM page mapped once
  * reuses it; the other gets a fresh page or a copy. Pairs not merged yet are
- * left alone: rewriting them would only delay ksmd.
+ * left to ksmd, only brought onto one node.
  */
 static void op_twins(struct wthread *t, const struct range *r)
 {
 	struct worker *w = t->w;
 	size_t idx = r->ci * CHUNK_PAGES, i;
-	char *addr = w->chunks[r->ci].addr;
+	char *addr = w->chunks[r->ci].addr, *pending[CHUNK_PAGES / 2];
 	uint64_t pme[CHUNK_PAGES];
 	ssize_t len = sizeof(pme);
+	unsigned int npending = 0;
 	long cycled = 0;
 	struct pexp *e;
 
@@ -791,8 +825,10 @@ static void op_twins(struct wthread *t, const struct range *r)
 			stat_add(&w->shm->twins[0], 1);
 			continue;
 		}
-		if (!twins_merged(w, &pme[i]))
+		if (!twins_merged(w, &pme[i])) {
+			pending[npending++] = addr + i * pagesize;
 			continue;
+		}
 		if (rnd_below(&t->rng, 4) &&
 		    madvise(addr + i * pagesize, pagesize, MADV_DONTNEED))
 			worker_fatal(w, "MADV_DONTNEED", errno);
@@ -804,6 +840,7 @@ static void op_twins(struct wthread *t, const struct range *r)
 	}
 	stat_add(&w->shm->twins[1], cycled);
 	t->waiting = !cycled;
+	twins_colocate(w, pending, npending);
 }
 
 static void run_ops(struct wthread *t, unsigned long max_ops);
@@ -1828,9 +1865,9 @@ static void print_report(double duration, long reuse, long cow, long max_sharing
 		       sum_stat(offsetof(struct wshm, ops) + i * sizeof(long)));
 	append(buf, sizeof(buf),
 	       " (pages written: %ld signed, %ld shared; R/O pins refused %ld;"
-	       " twin pairs made %ld, cycled %ld);",
+	       " twin pairs made %ld, cycled %ld, moved onto one node %ld);",
 	       SUM(written[0]), SUM(written[1]), SUM(pin_failed),
-	       SUM(twins[0]), SUM(twins[1]));
+	       SUM(twins[0]), SUM(twins[1]), SUM(twins[2]));
 	for (i = 0; i < NR_COPS; i++)
 		append(buf, sizeof(buf), " %s %ld", cop_name[i], cops[i]);
 	append(buf, sizeof(buf),
