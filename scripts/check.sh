@@ -6,6 +6,8 @@
 #    patches), failing on errors and warnings but for the known idioms below;
 #  - git am of the series on a clean upstream checkout gives the tested tree
 #    (less the overlay-only probe);
+#  - make bisect built every commit of this very series (it takes too long
+#    to run here: without its record for these trees the check is skipped);
 #  - make rustfmtcheck;
 #  - a CLIPPY=1 build of the Rust code (kernel crate, the decision, samples)
 #    and make rustdoc, in their own build directory ($KOUT-check);
@@ -82,6 +84,18 @@ git_am_series() {
 	done
 }
 
+# make bisect records the fingerprint of the series it built commit by commit.
+bisect_record() {
+	local desc="make bisect: every commit of the series builds on its own" rec
+	n=$((n + 1))
+	rec=$(cat "$CACHE_DIR/bisect.ok" 2>/dev/null) || rec=
+	if [ -n "$rec" ] && [ "${rec%% *}" = "$(series_fingerprint)" ]; then
+		echo "ok $n $desc (verified ${rec#* })"
+	else
+		echo "ok $n $desc # SKIP not verified for this series: run make bisect"
+	fi
+}
+
 config_is() { grep -qx "$2" "$1/.config"; }
 
 reuse_off() {
@@ -119,10 +133,11 @@ kmake_dir() { local dir=$1; shift; KOUT=$dir kmake "$@"; }
 
 rust_env
 echo "TAP version 13"
-echo "1..7"
+echo "1..8"
 result "shellcheck: the project's scripts" shellcheck -x "$PROJECT_DIR"/scripts/*.sh "$PROJECT_DIR/.ci/run"
 result "checkpatch --strict: every patch of the series" checkpatch_series
 result "git am: the series applies to a clean tree and gives what make test tests" git_am_series
+bisect_record
 result "make rustfmtcheck" kmake rustfmtcheck
 result "CLIPPY=1 build of the Rust code without warnings; make rustdoc" clippy_rustdoc
 result "mm/ builds with CONFIG_KSM_WP_REUSE=n (no Rust object)" reuse_off
