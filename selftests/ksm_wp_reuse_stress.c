@@ -161,8 +161,7 @@ struct wshm {
 	pid_t child_pid;
 	long ops[NR_WOPS];
 	long written[2];	/* pages: [0] signed, [1] shared content */
-	long twins[3];		/* pairs: made twins, cycled when merged, and
-				 * brought onto one node */
+	long twins[3];		/* pairs: made, cycled, moved onto one node */
 	long ksm_seen;		/* KSM pages seen by verify */
 	long swapped_seen;	/* pages seen swapped out after MADV_PAGEOUT */
 	long pin_failed;	/* PIN_LONGTERM_TEST_START refused */
@@ -1885,7 +1884,8 @@ static void print_report(double duration, long reuse, long cow, long max_sharing
 
 static void __noreturn print_usage(const char *prog, int status)
 {
-	printf("usage: %s [-d seconds] [-s seed] [-j workers] [-p pages] [-m 0|1|a] [-r] [-n faults]\n"
+	printf("usage: %s [-d seconds] [-s seed] [-j workers] [-p pages] [-m 0|1|a]\n"
+	       "       [-r] [-n faults]\n"
 	       "  -d  run the load this long (default 60)\n"
 	       "  -s  seed of every random choice (default: from the clock)\n"
 	       "  -j  worker processes, 1..%d (default 4; odd ones have 2 threads)\n"
