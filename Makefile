@@ -52,7 +52,7 @@ bench: tree
 	$(S)/overlay.sh
 	$(S)/bench.sh
 
-## make stress  DURATION=300 SEED=n MIX=hostile|reuse REUSE_TARGET=n STRESS_KERNEL=test|bench: the stress run
+## make stress  DURATION=300 SEED=n MIX=hostile|reuse REUSE_TARGET=n STRESS_KERNEL=test|bench|kcsan: the stress run
 stress: selftests
 	$(S)/stress.sh
 

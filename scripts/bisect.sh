@@ -47,8 +47,13 @@ our_warnings() { # our_warnings LOG
 
 bisect_make() { KTREE=$wt KOUT=$out kmake CC="ccache gcc" "$@"; }
 
+failed_build() { # failed_build LOG WHAT: show the errors, say what failed
+	grep -E 'error|Error' "$1" | head -20 >&2
+	echo "$2 failed: $1" >&2
+}
+
 build_step() { # build_step N COMMIT: build one commit; 0 if it is fine
-	local n=$1 c=$2 log=$results/$1.log files start
+	local n=$1 c=$2 log=$results/$1.log files start warnings
 	files=$(git -C "$KTREE" diff-tree --no-commit-id --name-only -r "$c")
 	git -C "$wt" checkout -q -f --detach "$c" || return 1
 	start=$(date +%s)
@@ -59,22 +64,16 @@ build_step() { # build_step N COMMIT: build one commit; 0 if it is fine
 	# The test configuration, less what this commit does not know yet.
 	cp "$KOUT/.config" "$out/.config"
 	: >"$log"
-	if ! { with_progress "$log" bisect_make olddefconfig &&
-		with_progress "$log" bisect_make all; }; then
-		grep -E 'error|Error' "$log" | head -20 >&2
-		echo "build failed: $log" >&2
-		return 1
-	fi
+	{ with_progress "$log" bisect_make olddefconfig &&
+		with_progress "$log" bisect_make all; } || { failed_build "$log" build; return 1; }
 	if grep -q '^tools/testing/selftests/mm/' <<<"$files"; then
 		rm -f "$wt"/tools/testing/selftests/mm/local_config.{h,mk}
-		with_progress "$log" bisect_make kselftest-all TARGETS=mm || {
-			grep -E 'error|Error' "$log" | head -20 >&2
-			echo "selftests build failed: $log" >&2
-			return 1
-		}
+		with_progress "$log" bisect_make kselftest-all TARGETS=mm ||
+			{ failed_build "$log" "selftests build"; return 1; }
 	fi
-	if [ -n "$(our_warnings "$log")" ]; then
-		our_warnings "$log" >&2
+	warnings=$(our_warnings "$log")
+	if [ -n "$warnings" ]; then
+		printf '%s\n' "$warnings" >&2
 		echo "warnings in the series' files: $log" >&2
 		return 1
 	fi

@@ -43,7 +43,8 @@ tree_id() {
 TREE_ID=$(tree_id)
 KTREE=${KTREE:-$CACHE_DIR/trees/$TREE_ID}
 KBUILD_CONFIG=${KBUILD_CONFIG:-test}
-KOUT=${KOUT:-$CACHE_DIR/build/$TREE_ID-$KBUILD_CONFIG}
+build_dir() { printf '%s\n' "$CACHE_DIR/build/$TREE_ID-$1"; } # build_dir FLAVOUR
+KOUT=${KOUT:-$(build_dir "$KBUILD_CONFIG")}
 
 # Rust toolchain environment for Kbuild.
 rust_env() {

@@ -24,7 +24,7 @@ case ${STRESS_KERNEL:-test} in
 test) ;;
 bench | kcsan)
 	KBUILD_CONFIG=$STRESS_KERNEL
-	KOUT=$CACHE_DIR/build/$TREE_ID-$KBUILD_CONFIG
+	KOUT=$(build_dir "$KBUILD_CONFIG")
 	export KBUILD_CONFIG KOUT
 	"$PROJECT_DIR/scripts/config.sh"
 	"$PROJECT_DIR/scripts/build.sh"

@@ -161,7 +161,9 @@ struct wshm {
 	pid_t child_pid;
 	long ops[NR_WOPS];
 	long written[2];	/* pages: [0] signed, [1] shared content */
-	long twins[3];		/* pairs: made, cycled, moved onto one node */
+	long twins_made;	/* pairs given twin content */
+	long twins_cycled;	/* merged pairs written again (-r) */
+	long twins_moved;	/* pairs brought onto one node */
 	long ksm_seen;		/* KSM pages seen by verify */
 	long swapped_seen;	/* pages seen swapped out after MADV_PAGEOUT */
 	long pin_failed;	/* PIN_LONGTERM_TEST_START refused */
@@ -791,7 +793,7 @@ static void twins_colocate(struct worker *w, char **even, unsigned int n)
 	}
 	if (moves && !syscall(__NR_move_pages, 0, moves, pages, nodes, status,
 			      MPOL_MF_MOVE))
-		stat_add(&w->shm->twins[2], moves);
+		stat_add(&w->shm->twins_moved, moves);
 }
 
 /*
@@ -821,7 +823,7 @@ static void op_twins(struct wthread *t, const struct range *r)
 		if (!e[0].twin || !e[1].twin || e[0].owner != e[1].owner ||
 		    e[0].version != e[1].version) {
 			write_twins(w, idx + i);
-			stat_add(&w->shm->twins[0], 1);
+			stat_add(&w->shm->twins_made, 1);
 			continue;
 		}
 		if (!twins_merged(w, &pme[i])) {
@@ -837,7 +839,7 @@ static void op_twins(struct wthread *t, const struct range *r)
 			check_pages(w, "twins after write", addr + i * pagesize,
 				    idx + i, 2);
 	}
-	stat_add(&w->shm->twins[1], cycled);
+	stat_add(&w->shm->twins_cycled, cycled);
 	t->waiting = !cycled;
 	twins_colocate(w, pending, npending);
 }
@@ -1646,10 +1648,9 @@ static bool setup_failed(void)
 	return false;
 }
 
-/* Run the load for the duration; return the largest pages_sharing seen. */
 /*
- * Until @end, or until -n reuse faults since @reuse0: watch the workers,
- * note the peak of pages_sharing, print progress every minute.
+ * Until @end, or until -n reuse faults since @reuse0: watch the workers and
+ * print progress every minute. Returns the largest pages_sharing seen.
  */
 static long monitor(double end, long reuse0, long cow0)
 {
@@ -1866,7 +1867,7 @@ static void print_report(double duration, long reuse, long cow, long max_sharing
 	       " (pages written: %ld signed, %ld shared; R/O pins refused %ld;"
 	       " twin pairs made %ld, cycled %ld, moved onto one node %ld);",
 	       SUM(written[0]), SUM(written[1]), SUM(pin_failed),
-	       SUM(twins[0]), SUM(twins[1]), SUM(twins[2]));
+	       SUM(twins_made), SUM(twins_cycled), SUM(twins_moved));
 	for (i = 0; i < NR_COPS; i++)
 		append(buf, sizeof(buf), " %s %ld", cop_name[i], cops[i]);
 	append(buf, sizeof(buf),
