@@ -45,12 +45,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -61,46 +58,28 @@
 #include <sys/prctl.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-/* Older uapi headers (e.g. Linux 6.1's) lack some of these. */
-#ifndef MADV_MERGEABLE
-#define MADV_MERGEABLE		12
-#endif
-#ifndef MADV_NOHUGEPAGE
-#define MADV_NOHUGEPAGE		15
-#endif
+#define PROG			"ksm_wp_bench"
+#include "ksm_wp_util.h"
+
+/* Older uapi headers (e.g. Linux 6.1's) lack it. */
 #ifndef PR_SET_MEMORY_MERGE
 #define PR_SET_MEMORY_MERGE	67
 #endif
-#define KPF_KSM_BIT		21	/* include/uapi/linux/kernel-page-flags.h */
 
-#define __printf(a, b)		__attribute__((format(printf, a, b)))
 #define __noreturn		__attribute__((noreturn))
-#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 
-#define PROG			"ksm_wp_bench"
-#define KSM_DIR			"/sys/kernel/mm/ksm/"
-#define COMPACT_MEMORY		"/proc/sys/vm/compact_memory"
 #define DROP_CACHES		"/proc/sys/vm/drop_caches"
-
-#define PM_PFN_MASK		((1ULL << 55) - 1)
-#define PM_PRESENT		(1ULL << 63)
 
 #define DEFAULT_PAGES		16384
 #define DEFAULT_ROUNDS		5
 #define MAX_PAGES		(1L << 22)
 #define MAX_ROUNDS		1000
 
-#define MERGE_MIN_SCANS		2	/* checksum pass, then merge pass */
 #define MERGE_MAX_SCANS		10
 #define MERGE_TIMEOUT_S		120.0
 #define MERGE_REQUIRED		0.99	/* fraction of twins that must merge */
-
-/* Byte 0 of every page before the timed write, and the byte written. */
-#define PATTERN_BYTE		0x5a
-#define WRITE_MARK		0xa5
 
 /* Churn workload defaults and pacing. */
 #define CHURN_PAGES		4096
@@ -124,41 +103,17 @@
 #define TAG_VERSION		0x56455253494f4e73ULL
 #define TAG_RNG			0x524e47736565642eULL
 
-/* ---- errors, messages ------------------------------------------------ */
+/* ---- messages ------------------------------------------------------- */
 
-static long page_size;
-static pid_t owner_pid;		/* the process that restores the knobs */
 static bool quiet;
-
-/*
- * Print an error and exit 1. In a forked child, _exit(): only the parent
- * owns the sysfs values and the atexit handler that restores them.
- */
-static void __printf(1, 2) die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs(PROG ": error: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	if (getpid() != owner_pid)
-		_exit(1);
-	exit(1);
-}
 
 static void __printf(1, 2) warn(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs(PROG ": warning: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmessage("warning", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* Progress, to stderr so that stdout carries only the results; -q mutes it. */
@@ -171,201 +126,6 @@ static void __printf(1, 2) progress(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_s(double s)
-{
-	struct timespec ts;
-
-	if (s <= 0)
-		return;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-/* ---- small files ------------------------------------------------------ */
-
-/* Read a small file into buf (NUL-terminated); -1 with errno set on error. */
-static ssize_t read_file(const char *path, char *buf, size_t size)
-{
-	ssize_t len;
-	int fd;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	len = read(fd, buf, size - 1);
-	close(fd);
-	if (len < 0)
-		return -1;
-	buf[len] = '\0';
-	return len;
-}
-
-/* Write a string to a file; -1 with errno set on error. Signal safe. */
-static int write_file(const char *path, const char *buf, size_t len)
-{
-	ssize_t ret;
-	int fd, err;
-
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	ret = write(fd, buf, len);
-	err = errno;
-	close(fd);
-	errno = err;
-	return ret == (ssize_t)len ? 0 : -1;
-}
-
-static bool file_exists(const char *path)
-{
-	return access(path, F_OK) == 0;
-}
-
-static unsigned long ksm_read_ul(const char *name)
-{
-	char path[128], buf[64];
-
-	snprintf(path, sizeof(path), KSM_DIR "%s", name);
-	if (read_file(path, buf, sizeof(buf)) < 0)
-		die("cannot read %s: %s", path, strerror(errno));
-	return strtoul(buf, NULL, 10);
-}
-
-/* ---- KSM knobs, restored on exit ------------------------------------ */
-
-/*
- * Restored in reverse order: wp_reuse and the scan parameters first, the
- * advisor after pages_to_scan (it refuses writes to it), "run" last.
- */
-enum knob_id {
-	KNOB_RUN,
-	KNOB_ADVISOR,
-	KNOB_PAGES_TO_SCAN,
-	KNOB_SLEEP,
-	KNOB_WP_REUSE,
-};
-
-#define KNOB_LEN		64
-
-struct knob {
-	const char *path;
-	char saved[KNOB_LEN];	/* value to write back */
-	size_t len;
-	volatile sig_atomic_t changed;	/* saved[] is valid; read by handlers */
-};
-
-static struct knob knobs[] = {
-	[KNOB_RUN]		= { .path = KSM_DIR "run" },
-	[KNOB_ADVISOR]		= { .path = KSM_DIR "advisor_mode" },
-	[KNOB_PAGES_TO_SCAN]	= { .path = KSM_DIR "pages_to_scan" },
-	[KNOB_SLEEP]		= { .path = KSM_DIR "sleep_millisecs" },
-	[KNOB_WP_REUSE]		= { .path = KSM_DIR "wp_reuse" },
-};
-
-/* A knob's value; for a choice such as "[none] scan-time", the bracketed word. */
-static void knob_read(const struct knob *k, char out[KNOB_LEN])
-{
-	char buf[KNOB_LEN], *open_br, *close_br;
-
-	if (read_file(k->path, buf, sizeof(buf)) < 0)
-		die("cannot read %s: %s", k->path, strerror(errno));
-	buf[strcspn(buf, "\n")] = '\0';
-	open_br = strchr(buf, '[');
-	close_br = open_br ? strchr(open_br, ']') : NULL;
-	if (close_br) {
-		*close_br = '\0';
-		memmove(buf, open_br + 1, strlen(open_br + 1) + 1);
-	}
-	snprintf(out, KNOB_LEN, "%s", buf);
-}
-
-/* Set a knob; the first time, save its old value so that it is restored. */
-static void knob_set(enum knob_id id, const char *value)
-{
-	struct knob *k = &knobs[id];
-
-	if (!k->changed) {
-		knob_read(k, k->saved);
-		k->len = strlen(k->saved);
-		k->changed = 1;
-	}
-	if (write_file(k->path, value, strlen(value)) < 0)
-		die("cannot write \"%s\" to %s: %s", value, k->path,
-		    strerror(errno));
-}
-
-/* Put every changed knob back; returns how many failed. Signal safe. */
-static int knobs_restore(void)
-{
-	int i, failed = 0;
-
-	if (getpid() != owner_pid)
-		return 0;
-	for (i = ARRAY_SIZE(knobs) - 1; i >= 0; i--) {
-		struct knob *k = &knobs[i];
-
-		if (!k->changed)
-			continue;
-		if (write_file(k->path, k->saved, k->len) < 0)
-			failed++;
-		k->changed = 0;
-	}
-	return failed;
-}
-
-static void restore_at_exit(void)
-{
-	if (knobs_restore())
-		fprintf(stderr, PROG ": warning: could not restore every value under %s\n",
-			KSM_DIR);
-}
-
-static void restore_on_signal(int sig)
-{
-	knobs_restore();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void install_restore_handlers(void)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE };
-	struct sigaction sa = { .sa_handler = restore_on_signal };
-	size_t i;
-
-	if (atexit(restore_at_exit))
-		die("atexit failed");
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < ARRAY_SIZE(sigs); i++)
-		sigaction(sigs[i], &sa, NULL);
-}
-
-/* ksmd as fast as it goes: no advisor, @pages per wakeup, no sleep. */
-static void ksmd_full_speed(unsigned long pages)
-{
-	char value[KNOB_LEN];
-
-	/* The advisor, when on, owns pages_to_scan and refuses writes to it. */
-	if (file_exists(knobs[KNOB_ADVISOR].path)) {
-		knob_read(&knobs[KNOB_ADVISOR], value);
-		if (strcmp(value, "none"))
-			knob_set(KNOB_ADVISOR, "none");
-	}
-	snprintf(value, sizeof(value), "%lu", pages);
-	knob_set(KNOB_PAGES_TO_SCAN, value);
-	knob_set(KNOB_SLEEP, "0");
 }
 
 /* ---- /proc/vmstat ------------------------------------------------------ */
@@ -420,15 +180,6 @@ static struct counts counts_delta(const struct counts *before,
 }
 
 /* ---- page contents ------------------------------------------------------ */
-
-/* splitmix64's finaliser: every input bit reaches every output bit. */
-static uint64_t mix64(uint64_t x)
-{
-	x += GOLDEN;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
 
 static uint64_t rng_next(uint64_t *state)
 {
@@ -508,10 +259,7 @@ static long scenario_verify(char *area, long n, uint64_t key,
 	return bad;
 }
 
-/* ---- memory, PFNs, LRU batches ------------------------------------------ */
-
-static int pagemap_fd = -1;
-static int kpageflags_fd = -1;
+/* ---- LRU batches -------------------------------------------------------- */
 
 enum drain_method { DRAIN_COMPACT, DRAIN_DROP_CACHES, DRAIN_NONE };
 static const char *const drain_names[] = {
@@ -521,92 +269,6 @@ static const char *const drain_names[] = {
 };
 
 static enum drain_method drain = DRAIN_COMPACT;
-
-static char *map_area(long n)
-{
-	size_t len = (size_t)n * page_size;
-	char *area;
-
-	area = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (area == MAP_FAILED)
-		die("mmap of %ld pages: %s", n, strerror(errno));
-	/* Small pages only: one fault per page in every scenario. */
-	if (madvise(area, len, MADV_NOHUGEPAGE) && errno != EINVAL)
-		die("madvise(MADV_NOHUGEPAGE): %s", strerror(errno));
-	return area;
-}
-
-static void unmap_area(char *area, long n)
-{
-	if (munmap(area, (size_t)n * page_size))
-		die("munmap: %s", strerror(errno));
-}
-
-static uint64_t *alloc_pfns(long n)
-{
-	uint64_t *pfns = calloc(n, sizeof(*pfns));
-
-	if (!pfns)
-		die("out of memory");
-	return pfns;
-}
-
-/* The PFN of each page of the area, 0 for a page not present. */
-static void read_pfns(const char *area, long n, uint64_t *pfns)
-{
-	off_t off = (uintptr_t)area / page_size * sizeof(uint64_t);
-	size_t len = (size_t)n * sizeof(uint64_t), done = 0;
-	long i;
-
-	while (done < len) {
-		ssize_t ret = pread(pagemap_fd, (char *)pfns + done,
-				    len - done, off + done);
-
-		if (ret <= 0)
-			die("cannot read /proc/self/pagemap: %s",
-			    ret ? strerror(errno) : "short read");
-		done += ret;
-	}
-	for (i = 0; i < n; i++)
-		pfns[i] = (pfns[i] & PM_PRESENT) ? pfns[i] & PM_PFN_MASK : 0;
-}
-
-static bool pfn_is_ksm(uint64_t pfn)
-{
-	uint64_t flags;
-
-	if (!pfn)
-		return false;
-	if (pread(kpageflags_fd, &flags, sizeof(flags),
-		  pfn * sizeof(flags)) != (ssize_t)sizeof(flags))
-		die("cannot read /proc/kpageflags: %s", strerror(errno));
-	return flags & (1ULL << KPF_KSM_BIT);
-}
-
-static long count_ksm(const uint64_t *pfns, long n)
-{
-	long i, count = 0;
-
-	for (i = 0; i < n; i++)
-		count += pfn_is_ksm(pfns[i]);
-	return count;
-}
-
-/* Twins merged: page i of @a and of @b are one KSM page. */
-static long count_merged(const char *a, const char *b, long n)
-{
-	uint64_t *pa = alloc_pfns(n), *pb = alloc_pfns(n);
-	long i, merged = 0;
-
-	read_pfns(a, n, pa);
-	read_pfns(b, n, pb);
-	for (i = 0; i < n; i++)
-		merged += pa[i] && pa[i] == pb[i] && pfn_is_ksm(pa[i]);
-	free(pa);
-	free(pb);
-	return merged;
-}
 
 /*
  * Empty every CPU's LRU batches: a batch holds a reference on each folio in
@@ -635,59 +297,23 @@ static void drain_lru_all(void)
 		    path, strerror(errno));
 }
 
-/* Stay on the current CPU, so that any LRU batch holding our pages is local. */
-static int pin_to_this_cpu(void)
-{
-	int cpu = sched_getcpu();
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return -1;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		return -1;
-	return cpu;
-}
-
 /* ---- KSM merging ---------------------------------------------------------- */
-
-/* Wait until full_scans reaches @target; false on reaching @deadline. */
-static bool wait_full_scans(unsigned long target, double deadline)
-{
-	while (ksm_read_ul("full_scans") < target) {
-		if (now_s() > deadline)
-			return false;
-		sleep_s(0.02);
-	}
-	return true;
-}
 
 /*
  * Let ksmd merge page i of @a with page i of @b, for every i, then stop it
- * (run=0 leaves merged pages merged, and nothing of ksmd runs during the
- * timed write). Returns how many pairs merged.
+ * (ksm_run_until_merged()). Returns how many pairs merged.
  */
 static long ksm_merge(char *a, char *b, long n, double *seconds)
 {
 	size_t len = (size_t)n * page_size;
-	unsigned long scans0, target;
-	double start, deadline;
+	double start;
 
 	if (madvise(a, len, MADV_MERGEABLE) || madvise(b, len, MADV_MERGEABLE))
 		die("madvise(MADV_MERGEABLE): %s", strerror(errno));
 
 	start = now_s();
-	deadline = start + MERGE_TIMEOUT_S;
-	scans0 = ksm_read_ul("full_scans");
-	knob_set(KNOB_RUN, "1");
-	/* Two full scans merge everything; allow a few more if some lag. */
-	for (target = scans0 + MERGE_MIN_SCANS;
-	     wait_full_scans(target, deadline) && target - scans0 < MERGE_MAX_SCANS;
-	     target++)
-		if (count_merged(a, b, n) == n)
-			break;
-	knob_set(KNOB_RUN, "0");
+	ksm_run_until_merged(a, b, n, ksm_read_ul("full_scans"), MERGE_MAX_SCANS,
+			     start + MERGE_TIMEOUT_S);
 	*seconds = now_s() - start;
 	return count_merged(a, b, n);
 }
@@ -718,20 +344,6 @@ struct round_result {
 	long same_pfn;		/* pages that kept their PFN across the write */
 	struct counts delta;	/* over the write loop */
 };
-
-/* Write one byte to each page; the time per page in ns. Nothing else timed. */
-static double timed_write(char *area, long n)
-{
-	volatile unsigned char *p = (volatile unsigned char *)area;
-	struct timespec t0, t1;
-	long i;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (i = 0; i < n; i++)
-		p[(size_t)i * page_size] = WRITE_MARK;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n;
-}
 
 /*
  * The common part: drain, record PFNs, time the write with the vmstat
@@ -1492,9 +1104,7 @@ static void check_interfaces(bool need_ksm, bool need_kpageflags)
 
 	if (geteuid())
 		die("must run as root (PFNs in /proc/self/pagemap, KSM knobs, LRU drain)");
-	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
-	if (pagemap_fd < 0)
-		die("cannot open /proc/self/pagemap: %s", strerror(errno));
+	open_pagemap();
 
 	if (drain == DRAIN_COMPACT && !file_exists(COMPACT_MEMORY)) {
 		warn("%s missing (CONFIG_COMPACTION=n): draining with %s",
@@ -1512,12 +1122,8 @@ static void check_interfaces(bool need_ksm, bool need_kpageflags)
 	vmstat_read(&c);
 	if (!c.have_ksm_wp_reuse || !c.have_cow_ksm)
 		die("/proc/vmstat lacks %s", c.have_cow_ksm ? "ksm_wp_reuse" : "cow_ksm");
-	if (need_kpageflags) {
-		kpageflags_fd = open("/proc/kpageflags", O_RDONLY);
-		if (kpageflags_fd < 0)
-			die("cannot open /proc/kpageflags: %s (CONFIG_PROC_PAGE_MONITOR=n?)",
-			    strerror(errno));
-	}
+	if (need_kpageflags)
+		open_kpageflags();
 }
 
 static void print_help(FILE *f)

@@ -19,6 +19,7 @@ step "Building the benchmark program"
 bin=$KOUT/bench/ksm_wp_bench
 mkdir -p "$(dirname "$bin")"
 gcc -O2 -g -fno-omit-frame-pointer -Wall -Wextra -isystem "$KOUT/usr/include" \
+	-I "$PROJECT_DIR/samples/ksm_wp_reuse" \
 	-o "$bin" "$PROJECT_DIR/bench/ksm_wp_bench.c" || die "compiling bench/ksm_wp_bench.c failed"
 
 raw=$CACHE_DIR/results/bench-$(date +%Y%m%d-%H%M%S)

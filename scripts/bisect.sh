@@ -12,8 +12,9 @@
 # compiled through ccache: the first run costs about three full builds
 # (patches 1 and 4 change widely included headers), later runs of an
 # unchanged series mostly hit the cache. On success the series' fingerprint
-# (its commits' trees) is recorded; make check reports whether the current
-# series is the one verified.
+# (its commits' trees) and the upstream tree it was built on are recorded in
+# patches/bisect.ok, which is committed with the patches: make check fails
+# when the series no longer matches it.
 . "$(dirname "$0")/lib.sh"
 
 wt=$CACHE_DIR/bisect-tree
@@ -97,5 +98,8 @@ for c in "${commits[@]}"; do
 done
 cat "$results/bisect.tap"
 [ "$failed" -eq 0 ] || die "$failed of ${#commits[@]} commits do not build cleanly (logs: $results)"
-printf '%s %s\n' "$fingerprint" "$(date -u +%Y-%m-%d)" >"$CACHE_DIR/bisect.ok"
-step "Every commit builds; recorded in $CACHE_DIR/bisect.ok"
+record=$PROJECT_DIR/patches/bisect.ok
+printf '%s %s %s %s\n' "$fingerprint" "$(git -C "$KTREE" rev-parse 'upstream^{tree}')" \
+	"$(date -u +%Y-%m-%d)" "$(head -1 "$KTREE/.git/ksm-wp-source")" >"$record.new"
+mv "$record.new" "$record"
+step "Every commit builds; recorded in $record (commit it with the patches)"

@@ -7,7 +7,7 @@
 #  - git am of the series on a clean upstream checkout gives the tested tree
 #    (less the overlay-only probe);
 #  - make bisect built every commit of this very series (it takes too long
-#    to run here: without its record for these trees the check is skipped);
+#    to run here: its committed record, patches/bisect.ok, must match);
 #  - make rustfmtcheck;
 #  - a CLIPPY=1 build of the Rust code (kernel crate, the decision, samples)
 #    and make rustdoc, in their own build directory ($KOUT-check);
@@ -84,15 +84,24 @@ git_am_series() {
 	done
 }
 
-# make bisect records the fingerprint of the series it built commit by commit.
+# make bisect records, in patches/bisect.ok, the fingerprint of the series it
+# built commit by commit and the upstream tree it built it on. A series that
+# changed since is not verified: that fails. A record made on another base
+# (a newer 7.3.y, a user's tree) says nothing about this one: skipped.
 bisect_record() {
-	local desc="make bisect: every commit of the series builds on its own" rec
+	local desc="make bisect: every commit of the series builds on its own" fp base date src
 	n=$((n + 1))
-	rec=$(cat "$CACHE_DIR/bisect.ok" 2>/dev/null) || rec=
-	if [ -n "$rec" ] && [ "${rec%% *}" = "$(series_fingerprint)" ]; then
-		echo "ok $n $desc (verified ${rec#* })"
+	read -r fp base date src 2>/dev/null <"$PROJECT_DIR/patches/bisect.ok" || fp=
+	if [ -z "$fp" ]; then
+		echo "not ok $n $desc"
+		echo "# no patches/bisect.ok: run make bisect and commit the record"
+	elif [ "$base" != "$(git -C "$KTREE" rev-parse 'upstream^{tree}')" ]; then
+		echo "ok $n $desc # SKIP verified on another base ($src): run make bisect for this one"
+	elif [ "$fp" = "$(series_fingerprint)" ]; then
+		echo "ok $n $desc (verified $date on $src)"
 	else
-		echo "ok $n $desc # SKIP not verified for this series: run make bisect"
+		echo "not ok $n $desc"
+		echo "# the series changed since make bisect verified it ($date): run make bisect and commit patches/bisect.ok"
 	fi
 }
 

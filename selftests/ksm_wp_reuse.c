@@ -169,25 +169,7 @@ struct ksm_cnt {
 
 static int read_cnt(struct ksm_cnt *c)
 {
-	char name[64];
-	int found = 0;
-	long val;
-	FILE *f;
-
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", name, &val) == 2) {
-		if (!strcmp(name, "ksm_wp_reuse")) {
-			c->reuse = val;
-			found++;
-		} else if (!strcmp(name, "cow_ksm")) {
-			c->cow = val;
-			found++;
-		}
-	}
-	fclose(f);
-	return found == 2 ? 0 : -1;
+	return read_ksm_fault_counts(&c->reuse, &c->cow);
 }
 
 /* --- page content --------------------------------------------------------- */

@@ -248,30 +248,6 @@ static uint64_t stream(uint64_t tag)
 	return mix64(opt.seed ^ mix64(tag + GOLDEN));
 }
 
-/* /proc/vmstat: ksm_wp_reuse (reused KSM faults) and cow_ksm (copied). */
-static int read_vmstat(long *reuse, long *cow)
-{
-	char name[64];
-	int found = 0;
-	long val;
-	FILE *f;
-
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", name, &val) == 2) {
-		if (!strcmp(name, "ksm_wp_reuse")) {
-			*reuse = val;
-			found++;
-		} else if (!strcmp(name, "cow_ksm")) {
-			*cow = val;
-			found++;
-		}
-	}
-	fclose(f);
-	return found == 2 ? 0 : -1;
-}
-
 /* --- page content -------------------------------------------------------- */
 
 static void shared_sig(struct sig *s, size_t idx)
@@ -1663,7 +1639,7 @@ static long monitor(double end, long reuse0, long cow0)
 		sharing = read_long(KSM_SYSFS "pages_sharing");
 		if (sharing > max_sharing)
 			max_sharing = sharing;
-		read_vmstat(&reuse, &cow);
+		read_ksm_fault_counts(&reuse, &cow);
 		if (opt.reuse_target && reuse - reuse0 >= opt.reuse_target)
 			break;
 		if (now_s() >= next) {
@@ -1981,7 +1957,7 @@ static void check_requirements(void)
 		ksft_exit_skip("KSM not available (" KSM_SYSFS "run)\n");
 	if (access(KSM_SYSFS "wp_reuse", F_OK))
 		ksft_exit_skip(KSM_SYSFS "wp_reuse missing: kernel without CONFIG_KSM_WP_REUSE\n");
-	if (read_vmstat(&reuse, &cow))
+	if (read_ksm_fault_counts(&reuse, &cow))
 		ksft_exit_fail_msg("/proc/vmstat lacks ksm_wp_reuse or cow_ksm\n");
 }
 
@@ -2028,7 +2004,7 @@ static void setup(struct kcounts *base, long *reuse, long *cow)
 	/* Start from settled counters: no stale nodes from earlier tests. */
 	if (ksm_settle(base, NULL) < 2)
 		ksft_print_msg("note: ksmd did not complete 2 full scans before the run\n");
-	read_vmstat(reuse, cow);
+	read_ksm_fault_counts(reuse, cow);
 }
 
 /* The load itself; true if every worker checked every page at the end. */
@@ -2066,7 +2042,7 @@ int main(int argc, char **argv)
 	setup(&base, &reuse0, &cow0);
 
 	finished = run_load(&duration, &max_sharing, reuse0, cow0);
-	read_vmstat(&reuse1, &cow1);
+	read_ksm_fault_counts(&reuse1, &cow1);
 	if (interrupted)
 		ksft_exit_fail_msg("interrupted by signal %d\n", interrupted);
 

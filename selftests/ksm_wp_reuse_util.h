@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -77,6 +78,34 @@ static inline bool has_word(const char *list, const char *word)
 		p += len;
 	}
 	return false;
+}
+
+/*
+ * The KSM fault counters of /proc/vmstat: ksm_wp_reuse (faults that reused a
+ * KSM page) and cow_ksm (faults that copied one). -ENOENT if either is
+ * missing; each one found is stored all the same.
+ */
+static inline int read_ksm_fault_counts(long *reuse, long *cow)
+{
+	char name[64];
+	int found = 0;
+	long val;
+	FILE *f;
+
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		return -errno;
+	while (fscanf(f, "%63s %ld", name, &val) == 2) {
+		if (!strcmp(name, "ksm_wp_reuse")) {
+			*reuse = val;
+			found++;
+		} else if (!strcmp(name, "cow_ksm")) {
+			*cow = val;
+			found++;
+		}
+	}
+	fclose(f);
+	return found == 2 ? 0 : -ENOENT;
 }
 
 static inline double now_s(void)

@@ -21,10 +21,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,68 +30,15 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-#include <linux/kernel-page-flags.h>
 
-#ifndef MADV_MERGEABLE
-#define MADV_MERGEABLE		12
-#endif
-#ifndef MADV_NOHUGEPAGE
-#define MADV_NOHUGEPAGE		15
-#endif
-#ifndef KPF_KSM
-#define KPF_KSM			21
-#endif
-
-#define __printf(a, b)		__attribute__((format(printf, a, b)))
-#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
-
-#define KSM_DIR			"/sys/kernel/mm/ksm/"
-#define COMPACT_MEMORY		"/proc/sys/vm/compact_memory"
-
-#define PM_PFN_MASK		((1ULL << 55) - 1)
-#define PM_PRESENT		(1ULL << 63)
+#define PROG			"ksm_wp_reuse_demo"
+#include "ksm_wp_util.h"
 
 #define DEFAULT_PAGES		2048
 #define MAX_PAGES		(1L << 22)
-#define MERGE_MIN_SCANS		2	/* checksum pass, then merge pass */
 #define MERGE_MAX_SCANS		8
 #define MERGE_TIMEOUT_S		120
-
-/* Byte 0 of every page before the write, and the byte the write puts there. */
-#define PATTERN_BYTE		0x5a
-#define WRITE_MARK		0xa5
-
-/*
- * The sysfs values the demo may change. They are restored in reverse order,
- * so that "run" goes back last, after the scan parameters it runs with.
- */
-enum knob_id {
-	KNOB_RUN,
-	KNOB_ADVISOR,
-	KNOB_PAGES_TO_SCAN,
-	KNOB_SLEEP,
-	KNOB_WP_REUSE,
-};
-
-#define KNOB_LEN		64
-
-struct knob {
-	const char *path;
-	char saved[KNOB_LEN];	/* value to write back */
-	size_t len;
-	/* saved[] holds the value to restore; read by the signal handler */
-	volatile sig_atomic_t changed;
-};
-
-static struct knob knobs[] = {
-	[KNOB_RUN]		= { .path = KSM_DIR "run" },
-	[KNOB_ADVISOR]		= { .path = KSM_DIR "advisor_mode" },
-	[KNOB_PAGES_TO_SCAN]	= { .path = KSM_DIR "pages_to_scan" },
-	[KNOB_SLEEP]		= { .path = KSM_DIR "sleep_millisecs" },
-	[KNOB_WP_REUSE]		= { .path = KSM_DIR "wp_reuse" },
-};
 
 /* What one write pass measured. */
 struct result {
@@ -108,23 +52,7 @@ struct result {
 	double ns_per_fault;
 };
 
-static long page_size;
 static bool quiet;
-static int pagemap_fd = -1;
-static int kpageflags_fd = -1;
-
-static void __printf(1, 2) die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs("ksm_wp_reuse_demo: error: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);	/* the atexit handler restores the sysfs values */
-}
 
 static void __printf(1, 2) say(const char *fmt, ...)
 {
@@ -138,135 +66,7 @@ static void __printf(1, 2) say(const char *fmt, ...)
 	fflush(stdout);
 }
 
-/* ---- sysfs and procfs files ------------------------------------------ */
-
-/* Read a small file into buf (NUL-terminated); -1 with errno set on error. */
-static ssize_t read_file(const char *path, char *buf, size_t size)
-{
-	ssize_t len;
-	int fd;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	len = read(fd, buf, size - 1);
-	close(fd);
-	if (len < 0)
-		return -1;
-	buf[len] = '\0';
-	return len;
-}
-
-/* Write a string to a file; -1 with errno set on error. Signal safe. */
-static int write_file(const char *path, const char *buf, size_t len)
-{
-	ssize_t ret;
-	int fd, err;
-
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	ret = write(fd, buf, len);
-	err = errno;
-	close(fd);
-	errno = err;
-	return ret == (ssize_t)len ? 0 : -1;
-}
-
-static bool file_exists(const char *path)
-{
-	return access(path, F_OK) == 0;
-}
-
-static unsigned long ksm_read_ul(const char *name)
-{
-	char path[128], buf[64];
-
-	snprintf(path, sizeof(path), KSM_DIR "%s", name);
-	if (read_file(path, buf, sizeof(buf)) < 0)
-		die("cannot read %s: %s", path, strerror(errno));
-	return strtoul(buf, NULL, 10);
-}
-
-/*
- * Copy the current value of a knob to out. A choice knob such as
- * advisor_mode reads "[none] scan-time": keep the word in brackets.
- */
-static void knob_read(const struct knob *k, char out[KNOB_LEN])
-{
-	char buf[KNOB_LEN], *open_br, *close_br;
-
-	if (read_file(k->path, buf, sizeof(buf)) < 0)
-		die("cannot read %s: %s", k->path, strerror(errno));
-	buf[strcspn(buf, "\n")] = '\0';
-	open_br = strchr(buf, '[');
-	close_br = open_br ? strchr(open_br, ']') : NULL;
-	if (close_br) {
-		*close_br = '\0';
-		memmove(buf, open_br + 1, strlen(open_br + 1) + 1);
-	}
-	snprintf(out, KNOB_LEN, "%s", buf);
-}
-
-/* Set a knob, saving its old value the first time so that it is restored. */
-static void knob_set(enum knob_id id, const char *value)
-{
-	struct knob *k = &knobs[id];
-
-	if (!k->changed) {
-		knob_read(k, k->saved);
-		k->len = strlen(k->saved);
-		k->changed = 1;
-	}
-	if (write_file(k->path, value, strlen(value)) < 0)
-		die("cannot write \"%s\" to %s: %s", value, k->path,
-		    strerror(errno));
-}
-
-/* Put every changed knob back; returns how many failed. Signal safe. */
-static int knobs_restore(void)
-{
-	int i, failed = 0;
-
-	for (i = ARRAY_SIZE(knobs) - 1; i >= 0; i--) {
-		struct knob *k = &knobs[i];
-
-		if (!k->changed)
-			continue;
-		if (write_file(k->path, k->saved, k->len) < 0)
-			failed++;
-		k->changed = 0;
-	}
-	return failed;
-}
-
-static void restore_at_exit(void)
-{
-	if (knobs_restore())
-		fprintf(stderr,
-			"ksm_wp_reuse_demo: warning: could not restore every value under %s\n",
-			KSM_DIR);
-}
-
-static void restore_on_signal(int sig)
-{
-	knobs_restore();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void install_restore_handlers(void)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE };
-	struct sigaction sa = { .sa_handler = restore_on_signal };
-	size_t i;
-
-	if (atexit(restore_at_exit))
-		die("atexit failed");
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < ARRAY_SIZE(sigs); i++)
-		sigaction(sigs[i], &sa, NULL);
-}
+/* ---- procfs files ----------------------------------------------------- */
 
 /* Value of a /proc/vmstat counter; false if the kernel has no such counter. */
 static bool vmstat_read(const char *name, unsigned long long *val)
@@ -318,50 +118,7 @@ static void drain_lru_all(void)
 	say("some faults may copy\n");
 }
 
-/* Stay on the current CPU, so that any LRU batch holding our pages is local. */
-static int pin_to_this_cpu(void)
-{
-	int cpu = sched_getcpu();
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return -1;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		return -1;
-	return cpu;
-}
-
-/* ---- pages, PFNs and flags -------------------------------------------- */
-
-static char *map_area(long n)
-{
-	size_t len = (size_t)n * page_size;
-	char *area;
-
-	area = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (area == MAP_FAILED)
-		die("mmap of %ld pages: %s", n, strerror(errno));
-	/* Small pages only: one fault per page, in every mode. */
-	madvise(area, len, MADV_NOHUGEPAGE);
-	return area;
-}
-
-static void unmap_area(char *area, long n)
-{
-	if (munmap(area, (size_t)n * page_size))
-		die("munmap: %s", strerror(errno));
-}
-
-static uint64_t mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
+/* ---- page contents ---------------------------------------------------- */
 
 /* The contents of page @index: different for every page, never zero. */
 static void fill_page(void *page, long index)
@@ -401,93 +158,7 @@ static long verify_written(const char *area, long n)
 	return bad;
 }
 
-static uint64_t *alloc_pfns(long n)
-{
-	uint64_t *pfns = calloc(n, sizeof(*pfns));
-
-	if (!pfns)
-		die("out of memory");
-	return pfns;
-}
-
-/* The PFN of each page of the area, 0 for a page not present. */
-static void read_pfns(const char *area, long n, uint64_t *pfns)
-{
-	off_t off = (uintptr_t)area / page_size * sizeof(uint64_t);
-	size_t len = (size_t)n * sizeof(uint64_t), done = 0;
-	long i;
-
-	while (done < len) {
-		ssize_t ret = pread(pagemap_fd, (char *)pfns + done,
-				    len - done, off + done);
-
-		if (ret <= 0)
-			die("cannot read /proc/self/pagemap: %s",
-			    ret ? strerror(errno) : "short read");
-		done += ret;
-	}
-	for (i = 0; i < n; i++)
-		pfns[i] = (pfns[i] & PM_PRESENT) ? pfns[i] & PM_PFN_MASK : 0;
-}
-
-static bool pfn_is_ksm(uint64_t pfn)
-{
-	uint64_t flags;
-
-	if (!pfn)
-		return false;
-	if (pread(kpageflags_fd, &flags, sizeof(flags),
-		  pfn * sizeof(flags)) != (ssize_t)sizeof(flags))
-		die("cannot read /proc/kpageflags: %s", strerror(errno));
-	return flags & (1ULL << KPF_KSM);
-}
-
-static long count_ksm(const uint64_t *pfns, long n)
-{
-	long i, count = 0;
-
-	for (i = 0; i < n; i++)
-		count += pfn_is_ksm(pfns[i]);
-	return count;
-}
-
-/* Pages i of both areas share one KSM page. */
-static long count_merged(const char *a, const char *b, long n)
-{
-	uint64_t *pa = alloc_pfns(n), *pb = alloc_pfns(n);
-	long i, merged = 0;
-
-	read_pfns(a, n, pa);
-	read_pfns(b, n, pb);
-	for (i = 0; i < n; i++)
-		merged += pa[i] && pa[i] == pb[i] && pfn_is_ksm(pa[i]);
-	free(pa);
-	free(pb);
-	return merged;
-}
-
 /* ---- KSM ------------------------------------------------------------------ */
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Wait until full_scans reaches @target; false on reaching @deadline. */
-static bool wait_full_scans(unsigned long target, double deadline)
-{
-	const struct timespec tick = { .tv_nsec = 20 * 1000 * 1000 };
-
-	while (ksm_read_ul("full_scans") < target) {
-		if (now_s() > deadline)
-			return false;
-		nanosleep(&tick, NULL);
-	}
-	return true;
-}
 
 /*
  * Let ksmd merge page i of @a with page i of @b, for every i; stop it again
@@ -496,37 +167,19 @@ static bool wait_full_scans(unsigned long target, double deadline)
 static void ksm_merge(const char *mode, char *a, char *b, long n)
 {
 	size_t len = (size_t)n * page_size;
-	double start, deadline;
-	unsigned long scans0, scans;
-	char value[KNOB_LEN];
+	unsigned long scans0;
+	double start;
 	long merged;
 
 	if (madvise(a, len, MADV_MERGEABLE) || madvise(b, len, MADV_MERGEABLE))
 		die("madvise(MADV_MERGEABLE): %s", strerror(errno));
-
-	/* The advisor, when on, owns pages_to_scan and refuses writes to it. */
-	if (file_exists(knobs[KNOB_ADVISOR].path)) {
-		knob_read(&knobs[KNOB_ADVISOR], value);
-		if (strcmp(value, "none"))
-			knob_set(KNOB_ADVISOR, "none");
-	}
-	snprintf(value, sizeof(value), "%ld", 2 * n + 256);
-	knob_set(KNOB_PAGES_TO_SCAN, value);
-	knob_set(KNOB_SLEEP, "0");
+	ksmd_full_speed(2 * n + 256);
 
 	say("%s: merging two areas of %ld identical pages with ksmd...", mode, n);
 	start = now_s();
-	deadline = start + MERGE_TIMEOUT_S;
 	scans0 = ksm_read_ul("full_scans");
-	knob_set(KNOB_RUN, "1");
-
-	/* Two full scans merge everything; allow a few more if some lag. */
-	scans = MERGE_MIN_SCANS;
-	while (wait_full_scans(scans0 + scans, deadline) &&
-	       count_merged(a, b, n) < n && scans < MERGE_MAX_SCANS)
-		scans++;
-
-	knob_set(KNOB_RUN, "0");
+	ksm_run_until_merged(a, b, n, scans0, MERGE_MAX_SCANS,
+			     start + MERGE_TIMEOUT_S);
 	merged = count_merged(a, b, n);
 	say(" %ld of %ld merged after %lu full scans, %.1f s",
 	    merged, n, ksm_read_ul("full_scans") - scans0, now_s() - start);
@@ -558,26 +211,16 @@ static long prepare_pass(const char *area, long n, uint64_t *pfns)
 static void measure_pass(struct result *r, char *area, long n,
 			 const uint64_t *pfns)
 {
-	/* one store per page, in order, none merged or left out */
-	volatile unsigned char *p = (unsigned char *)area;
 	unsigned long long reuse0, cow0;
-	struct timespec t0, t1;
 	uint64_t *after;
 	long i;
 
 	reuse0 = vmstat_get("ksm_wp_reuse");
 	cow0 = vmstat_get("cow_ksm");
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (i = 0; i < n; i++)
-		p[(size_t)i * page_size] = WRITE_MARK;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-
+	r->ns_per_fault = timed_write(area, n);
 	r->reused = vmstat_get("ksm_wp_reuse") - reuse0;
 	r->copied = vmstat_get("cow_ksm") - cow0;
 	r->pages = n;
-	r->ns_per_fault = ((t1.tv_sec - t0.tv_sec) * 1e9 +
-			   (t1.tv_nsec - t0.tv_nsec)) / n;
 
 	after = alloc_pfns(n);
 	read_pfns(area, n, after);
@@ -715,13 +358,8 @@ static void check_interfaces(void)
 	if (!vmstat_read("cow_ksm", &v))
 		die("/proc/vmstat has no cow_ksm counter");
 
-	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
-	if (pagemap_fd < 0)
-		die("cannot open /proc/self/pagemap: %s", strerror(errno));
-	kpageflags_fd = open("/proc/kpageflags", O_RDONLY);
-	if (kpageflags_fd < 0)
-		die("cannot open /proc/kpageflags: %s (CONFIG_PROC_PAGE_MONITOR=n?)",
-		    strerror(errno));
+	open_pagemap();
+	open_kpageflags();
 }
 
 static void print_usage(FILE *f)
@@ -792,6 +430,7 @@ int main(int argc, char **argv)
 	}
 
 	page_size = sysconf(_SC_PAGESIZE);
+	owner_pid = getpid();
 	check_interfaces();
 	install_restore_handlers();
 	cpu = pin_to_this_cpu();
