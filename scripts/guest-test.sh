@@ -28,15 +28,29 @@ tap_exit() { # tap_exit NAME CMD...
 	if "$@" | sed 's/^/# /'; then echo "ok 1 $name"; else echo "not ok 1 $name"; fi
 }
 
-# Nothing the tests did may have warned or oopsed (the boot log is checked too).
+# Data races that KCSAN reports in upstream code under this load, none in
+# code the project adds or changes; each was read in the source:
+#  - all_vm_events() alone (no other side: a race of unknown origin).
+#    /proc/vmstat sums the per-CPU vm event counters unsynchronized, by
+#    design ("unavoidably approximate", says its comment), while other CPUs
+#    bump them with this_cpu ops, which KCSAN does not instrument.
+UPSTREAM_RACES='BUG: KCSAN: data-race in all_vm_events\+0x[0-9a-f]+/0x[0-9a-f]+$'
+
+# Nothing the tests did may have warned or oopsed (the boot log is checked
+# too). The whole log is kept next to the suites' for the context of a report.
 dmesg_clean() {
-	local bad
+	local bad known
 	echo "TAP version 13"
 	echo "1..1"
+	dmesg >"$OUT/guest-dmesg.txt"
 	# Lockdep and RCU reports start with "WARNING:" too.
-	bad=$(dmesg | grep -E 'WARNING:|BUG:|Oops|Call Trace:|KCSAN:|list_(add|del) corruption')
+	bad=$(grep -E 'WARNING:|BUG:|Oops|Call Trace:|KCSAN:|list_(add|del) corruption' "$OUT/guest-dmesg.txt")
+	known=$(grep -E "$UPSTREAM_RACES" <<<"$bad")
+	bad=$(grep -Ev "$UPSTREAM_RACES" <<<"$bad")
+	[ -z "$known" ] || printf '# known upstream data race, not counted: %s\n' "${known//$'\n'/$'\n'# known upstream data race, not counted: }"
 	if [ -z "$bad" ]; then echo "ok 1 dmesg: no warning, BUG or oops"; else
 		printf '# %s\n' "${bad//$'\n'/$'\n'# }"
+		echo "# the whole log: $OUT/guest-dmesg.txt"
 		echo "not ok 1 dmesg: no warning, BUG or oops"
 	fi
 }
