@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by ksm_wp_reuse_demo and by the benchmark of the project
- * that carries this sample (bench/ksm_wp_bench.c): errors, small sysfs and
+ * Helpers for ksm_wp_reuse_demo and for other programs that time KSM write
+ * faults (a benchmark includes it too): errors, small sysfs and
  * procfs files, the KSM knobs that are restored on exit, anonymous areas,
  * their PFNs and KSM flags, merging twin areas with ksmd, the timed write.
  *
