@@ -28,26 +28,34 @@ vng_args=(--run "$KOUT" --memory "${VM_MEM_MB}M" --cpus 2
 	--user root --cwd /
 	--append page_owner=on)
 
+# Sets kvm_why to the reason when KVM cannot be used.
 kvm_usable() {
 	local probe
-	[ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
+	if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
+		kvm_why="no read-write /dev/kvm"
+		return 1
+	fi
 	probe=$CACHE_DIR/kvm-probe-$(cat /proc/sys/kernel/random/boot_id)
 	if [ ! -f "$probe" ]; then
 		info "test boot with KVM (at most 60 s)"
-		if timeout -k 5 60 vng "${vng_args[@]}" --exec true >/dev/null 2>&1; then
+		if timeout -k 5 60 vng "${vng_args[@]}" --exec true >"$probe.log" 2>&1; then
 			echo ok >"$probe"
 		else
 			echo fail >"$probe"
 		fi
 	fi
-	[ "$(cat "$probe")" = ok ]
+	[ "$(cat "$probe")" = ok ] && return 0
+	kvm_why="a test boot with KVM failed or took over 60 s"
+	[ -f "$probe.log" ] && kvm_why+=", its output in $probe.log"
+	kvm_why+="; remove $probe to try again"
+	return 1
 }
 
 accel=$VM_ACCEL
 if [ "$accel" = auto ]; then
 	if kvm_usable; then accel=kvm; else
 		accel=tcg
-		info "KVM is not usable here (no /dev/kvm, or a KVM guest did not boot within 60 s): using TCG"
+		info "KVM is not usable here ($kvm_why): using TCG (VM_ACCEL=tcg skips this check)"
 	fi
 fi
 [ "$accel" = tcg ] && vng_args+=(--disable-kvm)
