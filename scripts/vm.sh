@@ -76,12 +76,20 @@ else
 	shared=$(mktemp -d "$CACHE_DIR/guest.XXXXXX")
 	trap 'rm -rf "$shared"' EXIT
 fi
+# The kernel's console (vng --verbose sends it to stderr) goes to a file: if
+# the guest dies, its last words are there. The command's own stderr joins
+# its stdout so that the console file holds the kernel's output only.
+console=$shared/console.log
 cmd=$(printf '%q ' "$@")
 set +e
-timeout -k 10 "$VM_TIMEOUT" vng "${vng_args[@]}" --rwdir "$shared" \
-	--exec "$cmd; echo \$? >$(printf %q "$shared")/rc" 2>&1 |
+timeout -k 10 "$VM_TIMEOUT" vng "${vng_args[@]}" --verbose --rwdir "$shared" \
+	--exec "$cmd 2>&1; echo \$? >$(printf %q "$shared")/rc" 2>"$console" |
 	grep -v --line-buffered 'cannot find script I/O ports'
 set -e
 rc=$(cat "$shared/rc" 2>/dev/null || echo 255)
-[ "$rc" != 255 ] || warn "the guest did not report an exit status (crashed, hung or timed out after ${VM_TIMEOUT}s)"
+if [ "$rc" = 255 ]; then
+	warn "the guest did not report an exit status (crashed, hung or timed out after ${VM_TIMEOUT}s); the end of its console:"
+	tail -n 40 "$console" >&2
+	[ -z "${VM_OUT:-}" ] || info "whole console log: $console"
+fi
 exit "$rc"
