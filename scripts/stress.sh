@@ -40,4 +40,10 @@ VM_OUT=$results VM_TIMEOUT=$((duration + 900)) "$PROJECT_DIR/scripts/vm.sh" \
 	"$PROJECT_DIR/scripts/guest-test.sh" "$results" "$tests" "$suite" dmesg ||
 	warn "the guest run exited with status $?"
 step "Results"
-"$VENV/bin/python" "$PROJECT_DIR/scripts/count-results.py" "$KTREE" "$results" "$suite" dmesg
+if ! "$VENV/bin/python" "$PROJECT_DIR/scripts/count-results.py" "$KTREE" "$results" "$suite" dmesg; then
+	# The program prints its seed first thing, also when none was given.
+	seed=$(sed -n 's/^# seed \([0-9]*\);.*/\1/p' "$results/$suite.log" 2>/dev/null | head -n 1)
+	info "reproduce: make stress MIX=${MIX:-hostile} DURATION=$duration${REUSE_TARGET:+ REUSE_TARGET=$REUSE_TARGET}${STRESS_KERNEL:+ STRESS_KERNEL=$STRESS_KERNEL} SEED=${seed:-${SEED:-<not printed: see $results>}}"
+	info "guest console: $results/console.log"
+	exit 1
+fi
