@@ -8,7 +8,7 @@
 #            VM_ACCEL=auto|kvm|tcg, CACHE_DIR=..., DEMO_ARGS="-n 4096"
 
 S := scripts
-export KERNEL_SRC VM_ACCEL CACHE_DIR DURATION SEED MIX REUSE_TARGET STRESS_KERNEL
+export KERNEL_SRC VM_ACCEL CACHE_DIR DURATION SEED MIX REUSE_TARGET WP_FLIP_MS STRESS_KERNEL
 
 .PHONY: help run test setup tree overlay config kernel selftests bench stress patches check bisect shell clean distclean
 
@@ -52,7 +52,7 @@ bench: tree
 	$(S)/overlay.sh
 	$(S)/bench.sh
 
-## make stress  DURATION=300 SEED=n MIX=hostile|reuse REUSE_TARGET=n STRESS_KERNEL=test|bench|kcsan: the stress run
+## make stress  DURATION=300 SEED=n MIX=hostile|reuse REUSE_TARGET=n WP_FLIP_MS=n STRESS_KERNEL=test|bench|kcsan: the stress run
 stress: selftests
 	$(S)/stress.sh
 

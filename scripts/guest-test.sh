@@ -59,7 +59,8 @@ stress_suite() { # stress_suite NAME ARGS...
 	local name=$1
 	shift
 	run_suite "$name" "$MM/ksm_wp_reuse_stress" -d "${STRESS_SECONDS:-20}" -m a \
-		${STRESS_SEED:+-s "$STRESS_SEED"} ${STRESS_REUSE_TARGET:+-n "$STRESS_REUSE_TARGET"} "$@"
+		${STRESS_SEED:+-s "$STRESS_SEED"} ${STRESS_REUSE_TARGET:+-n "$STRESS_REUSE_TARGET"} \
+		${STRESS_WP_FLIP_MS:+-w "$STRESS_WP_FLIP_MS"} "$@"
 }
 
 "$PROJECT_DIR/scripts/guest-setup.sh"

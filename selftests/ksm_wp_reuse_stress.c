@@ -144,6 +144,7 @@ struct opts {
 	int man;		/* merge_across_nodes 0 or 1; -1: alternate */
 	bool reuse_mix;		/* -r: twin pairs, see op_twins() */
 	long reuse_target;	/* -n: stop after this many reuse faults */
+	unsigned int flip_ms;	/* -w: mean pause between wp_reuse flips */
 };
 
 /* --- state shared between the controller and the workers ----------------- */
@@ -190,7 +191,7 @@ static const char * const cop_name[NR_COPS] = {
 };
 
 static struct opts opt = { .duration = 60, .workers = 4, .pages = 2048,
-			   .man = 1 };
+			   .man = 1, .flip_ms = 800 };
 static size_t pagesize, npages, nchunks;
 static uint64_t run_salt;
 static char cmdline[256];
@@ -1489,7 +1490,7 @@ enum { A_MIGRATE, A_COMPACT, A_WP_REUSE, A_KSM_PHASE, NR_AGENTS };
 static struct agent agents[NR_AGENTS] = {
 	[A_MIGRATE]	= { "migrate", step_migrate, 1, 10 },
 	[A_COMPACT]	= { "compact", step_compact, 500, 3000 },
-	[A_WP_REUSE]	= { "wp_reuse", step_wp_toggle, 100, 1500 },
+	[A_WP_REUSE]	= { "wp_reuse", step_wp_toggle },	/* from -w */
 	[A_KSM_PHASE]	= { "ksm_phase", step_ksm_phase },	/* from -d */
 };
 
@@ -1521,6 +1522,9 @@ static void chaos_start(void)
 	agents[A_MIGRATE].enabled = env.nr_nodes > 1;
 	agents[A_COMPACT].enabled = env.compact;
 	agents[A_WP_REUSE].enabled = true;
+	/* Each flip rewrites a jump label: fewer of them for long runs under TCG. */
+	agents[A_WP_REUSE].min_ms = opt.flip_ms / 8;
+	agents[A_WP_REUSE].max_ms = opt.flip_ms * 15 / 8;
 	ph->enabled = true;
 	for (i = 0; i < NR_AGENTS; i++) {
 		agents[i].rng = stream(0xc0ffee00 + i);
@@ -1862,7 +1866,7 @@ static void print_report(double duration, long reuse, long cow, long max_sharing
 static void __noreturn print_usage(const char *prog, int status)
 {
 	printf("usage: %s [-d seconds] [-s seed] [-j workers] [-p pages] [-m 0|1|a]\n"
-	       "       [-r] [-n faults]\n"
+	       "       [-r] [-n faults] [-w ms]\n"
 	       "  -d  run the load this long (default 60)\n"
 	       "  -s  seed of every random choice (default: from the clock)\n"
 	       "  -j  worker processes, 1..%d (default 4; odd ones have 2 threads)\n"
@@ -1870,7 +1874,8 @@ static void __noreturn print_usage(const char *prog, int status)
 	       "  -m  merge_across_nodes for the whole run: 0 or 1 (default 1),\n"
 	       "      or a: alternate 1 and 0 at KSM phase changes\n"
 	       "  -r  reuse-heavy mix: most operations cycle merged twin pairs\n"
-	       "  -n  stop the load early once this many faults were reused\n",
+	       "  -n  stop the load early once this many faults were reused\n"
+	       "  -w  mean pause between flips of wp_reuse, in ms (default 800)\n",
 	       prog, MAX_WORKERS, CHUNK_PAGES, MIN_PAGES, MAX_PAGES);
 	exit(status);
 }
@@ -1880,7 +1885,7 @@ static void parse_opts(int argc, char **argv)
 	bool seeded = false;
 	int c;
 
-	while ((c = getopt(argc, argv, "d:s:j:p:m:rn:h")) != -1) {
+	while ((c = getopt(argc, argv, "d:s:j:p:m:rn:w:h")) != -1) {
 		switch (c) {
 		case 'd':
 			opt.duration = strtoul(optarg, NULL, 0);
@@ -1909,6 +1914,9 @@ static void parse_opts(int argc, char **argv)
 		case 'n':
 			opt.reuse_target = strtol(optarg, NULL, 0);
 			break;
+		case 'w':
+			opt.flip_ms = strtoul(optarg, NULL, 0);
+			break;
 		case 'h':
 			print_usage(argv[0], 0);
 		default:
@@ -1916,7 +1924,8 @@ static void parse_opts(int argc, char **argv)
 		}
 	}
 	if (!opt.workers || opt.workers > MAX_WORKERS ||
-	    opt.pages > MAX_PAGES || opt.reuse_target < 0 || optind != argc)
+	    opt.pages > MAX_PAGES || opt.reuse_target < 0 ||
+	    opt.flip_ms < 8 || opt.flip_ms > 3600000 || optind != argc)
 		print_usage(argv[0], KSFT_FAIL);
 	if (!seeded)
 		opt.seed = mix64((uint64_t)time(NULL) << 20 ^
@@ -1926,11 +1935,11 @@ static void parse_opts(int argc, char **argv)
 		npages = MIN_PAGES;
 	nchunks = npages / CHUNK_PAGES;
 	run_salt = mix64(opt.seed);
-	snprintf(cmdline, sizeof(cmdline), "%s -d %u -s %llu -j %u -p %zu -m %s%s -n %ld",
+	snprintf(cmdline, sizeof(cmdline), "%s -d %u -s %llu -j %u -p %zu -m %s%s -n %ld -w %u",
 		 argv[0], opt.duration, (unsigned long long)opt.seed,
 		 opt.workers, npages,
 		 opt.man < 0 ? "a" : opt.man ? "1" : "0",
-		 opt.reuse_mix ? " -r" : "", opt.reuse_target);
+		 opt.reuse_mix ? " -r" : "", opt.reuse_target, opt.flip_ms);
 }
 
 static void on_signal(int sig)
