@@ -6,7 +6,7 @@
 #   MIX=reuse            the reuse-heavy mix (merged twin pairs cycled)
 #                        instead of the hostile one
 #   REUSE_TARGET=n       stop the load early once n faults were reused
-#   WP_FLIP_MS=n         mean pause between flips of wp_reuse (default 800):
+#   WP_FLIP_MS=n         mean pause before each flip of wp_reuse (default 800):
 #                        each flip rewrites a jump label, which QEMU TCG
 #                        gets wrong now and then (see README, Stress)
 #   STRESS_KERNEL=bench  the benchmark kernel instead (no debug options:

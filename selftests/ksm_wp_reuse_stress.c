@@ -144,7 +144,7 @@ struct opts {
 	int man;		/* merge_across_nodes 0 or 1; -1: alternate */
 	bool reuse_mix;		/* -r: twin pairs, see op_twins() */
 	long reuse_target;	/* -n: stop after this many reuse faults */
-	unsigned int flip_ms;	/* -w: mean pause between wp_reuse flips */
+	unsigned int flip_ms;	/* -w: mean pause before each wp_reuse flip */
 };
 
 /* --- state shared between the controller and the workers ----------------- */
@@ -1875,7 +1875,8 @@ static void __noreturn print_usage(const char *prog, int status)
 	       "      or a: alternate 1 and 0 at KSM phase changes\n"
 	       "  -r  reuse-heavy mix: most operations cycle merged twin pairs\n"
 	       "  -n  stop the load early once this many faults were reused\n"
-	       "  -w  mean pause between flips of wp_reuse, in ms (default 800)\n",
+	       "  -w  mean pause before each flip of wp_reuse, in ms (default 800;\n"
+	       "      with -r a flip is off, and on again 20..200 ms later)\n",
 	       prog, MAX_WORKERS, CHUNK_PAGES, MIN_PAGES, MAX_PAGES);
 	exit(status);
 }
