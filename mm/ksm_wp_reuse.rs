@@ -8,15 +8,22 @@
 
 use kernel::mm::{
     fault::WpFault,
-    folio::{lru_add_drain, Folio},
-    ksm::WpReuse,
-    Mm,
+    ksm::{StableKsmFolio, WpReuse},
 };
 use kernel::prelude::*;
 
-/// The checks of the folio's state that can only change under the folio lock: made once
-/// without it to fail fast, and again under it to be sure.
-fn check_locked_state(folio: &Folio, mm: &Mm) -> Result<(), WpReuse> {
+/// Decides whether the faulting process may have the KSM folio `fault` maps for itself, and if
+/// so makes it the process's own anonymous folio.
+///
+/// The checks before the folio lock fail fast, the cheapest and most common refusal first; the
+/// folio's state that only changes under the lock is checked again under it.
+fn reuse(fault: &WpFault<'_>) -> Result<(), WpReuse> {
+    let folio = fault.folio();
+
+    if folio.mapcount() != 1 {
+        // Another page table maps the page: the copy is correct, not a lost reuse.
+        return Err(WpReuse::Mapped);
+    }
     if folio.test_swapcache() {
         // The swap slot still refers to the folio; reuse would leave it behind.
         return Err(WpReuse::Swapcache);
@@ -25,43 +32,34 @@ fn check_locked_state(folio: &Folio, mm: &Mm) -> Result<(), WpReuse> {
         // ksmd is linking the folio into the stable tree right now.
         return Err(WpReuse::NoStableNode);
     }
-    if !folio.charged_to(mm) {
-        // Reuse would hand the faulting process memory billed to another cgroup, beyond its own
-        // memory.max; a copy is charged to its own.
+    if !folio.memcg_matches(fault.vma().mm()) {
+        // Charged to a sibling or other live cgroup: reuse would bill that tenant for the
+        // faulting process's private memory, the copy is charged to the faulting process. A
+        // folio of a removed cgroup is charged to its parent, which matches. Checked once: a
+        // folio only moves to a removed cgroup's parent, and our own cgroup and its ancestors
+        // cannot be removed while we are in them, so a race can only make us copy.
         return Err(WpReuse::Memcg);
     }
-    Ok(())
-}
 
-/// Decides whether the faulting process may have the KSM folio `fault` maps for itself, and if
-/// so makes it the process's own anonymous folio.
-fn reuse(fault: &WpFault<'_>) -> Result<(), WpReuse> {
-    let folio = fault.folio();
-    let mm = fault.vma().mm();
-
-    if folio.test_large() {
-        return Err(WpReuse::Large);
-    }
-    check_locked_state(folio, mm)?;
-
-    // Our mapping holds one reference; a folio not on the LRU may sit in this CPU's LRU batch,
-    // which holds another. Drain it only if that could leave our reference the last one.
-    let maybe_in_lru_cache = !folio.test_lru();
-    if folio.ref_count() > 1 + i32::from(maybe_in_lru_cache) {
-        return Err(WpReuse::Refcount);
-    }
-    if maybe_in_lru_cache {
-        lru_add_drain();
-    }
-    if folio.ref_count() != 1 {
-        return Err(WpReuse::Refcount);
+    // Our mapping holds one reference. One more may be this CPU's LRU batch: ksmd marks every
+    // page it merges accessed, which batches an activation and leaves PG_lru set, so the flag
+    // does not tell. Drain it and look again; another CPU's batch cannot be drained here.
+    let refs = folio.ref_count();
+    if refs != 1 {
+        if refs != 2 {
+            return Err(WpReuse::Refcount);
+        }
+        fault.drain_lru_batches();
+        if folio.ref_count() != 1 {
+            return Err(WpReuse::Refcount);
+        }
     }
 
     let locked = folio.trylock().ok_or(WpReuse::Trylock)?;
-    check_locked_state(&locked, mm)?;
+    let stable = StableKsmFolio::new(&locked)?;
     // KSM's lookup (ksm_get_folio()) peeks at the folio without a reference: the frozen count
     // tells it the stable node is stale, so it frees the node rather than hand the folio out.
-    if !locked.freeze_and_move_anon_rmap(fault) {
+    if !stable.freeze_and_move_anon_rmap(fault) {
         return Err(WpReuse::Freeze);
     }
     Ok(())

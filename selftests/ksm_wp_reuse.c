@@ -46,6 +46,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -66,6 +67,16 @@
 #ifndef MPOL_MF_MOVE
 #define MPOL_MF_MOVE		(1 << 1)
 #endif
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE	67
+#define PR_GET_MEMORY_MERGE	68
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE		25
+#endif
+#ifndef MADV_SOFT_OFFLINE
+#define MADV_SOFT_OFFLINE	101
+#endif
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC		0x0001U
 #endif
@@ -84,6 +95,7 @@
 #define KWR_KPF_ANON		BIT_ULL(12)
 #define KWR_KPF_SWAPCACHE	BIT_ULL(13)
 #define KWR_KPF_KSM		BIT_ULL(21)
+#define KWR_KPF_THP		BIT_ULL(22)
 
 #define KSM_SYSFS		"/sys/kernel/mm/ksm/"
 #define WP_REUSE		KSM_SYSFS "wp_reuse"
@@ -112,6 +124,20 @@ enum {
 	TAG_PIN = TAG_MEMCG + 16,
 	TAG_MANY,
 	TAG_CONVERGE,
+	TAG_REPARENT,
+	TAG_RFORK,
+	TAG_PINFORK,
+	TAG_ORPHAN,
+	TAG_UNMERGE_REUSED,
+	TAG_UNMERGE_MADV,
+	TAG_UNMERGE_PRCTL,
+	TAG_UNMERGE_RUN,
+	TAG_SMART,
+	TAG_GUPFAST,
+	TAG_CHAIN,
+	TAG_FORCE,
+	TAG_COLLAPSE,
+	TAG_SOFTOFF,
 	TAG_UNIQUE,	/* merges with nothing */
 };
 
@@ -120,18 +146,23 @@ enum {
  * reverse order). advisor_mode must be "none" for pages_to_scan to be
  * writable; smart_scan off keeps ksmd from skipping pages that did not merge
  * at once; NUMA balancing and proactive compaction would move pages between
- * our PFN reads and writes.
+ * our PFN reads and writes. A knob without a value is only saved and
+ * restored: a test changes it. max_page_sharing can only change while no KSM
+ * pages exist (EBUSY): restoring it unmerges everything first (run=2; run
+ * itself is restored after it).
  */
 static const struct knob {
 	const char *path;
-	const char *value;
+	const char *value;	/* NULL: save and restore only */
 	bool optional;
+	bool unmerge;		/* writable only without KSM pages */
 } knobs[] = {
 	{ KSM_SYSFS "advisor_mode", "none", true },
 	{ KSM_SYSFS "run", "0", false },
 	{ KSM_SYSFS "pages_to_scan", "20000", false },
 	{ KSM_SYSFS "sleep_millisecs", "0", false },
 	{ KSM_SYSFS "smart_scan", "0", true },
+	{ KSM_SYSFS "max_page_sharing", NULL, true, true },
 	{ WP_REUSE, "1", false },
 	{ "/proc/sys/kernel/numa_balancing", "0", true },
 	{ "/proc/sys/vm/compaction_proactiveness", "0", true },
@@ -169,6 +200,9 @@ struct ksm_cnt {
 
 static int read_cnt(struct ksm_cnt *c)
 {
+	/* A counter that is missing reads as 0 (and read_cnt() fails). */
+	c->reuse = 0;
+	c->cow = 0;
 	return read_ksm_fault_counts(&c->reuse, &c->cow);
 }
 
@@ -493,6 +527,147 @@ static void write_and_check(struct __test_metadata *_metadata,
 		      reused);
 }
 
+/* --- the ksm:ksm_wp_reuse tracepoint ---------------------------------------- */
+
+/* 1: tracing on, 0: no tracefs (skip the trace check), -1: event missing. */
+static int trace_prepare(struct kwr_state *st)
+{
+	struct statfs sfs;
+
+	if (statfs(TRACEFS, &sfs) || sfs.f_type != TRACEFS_MAGIC) {
+		if (mount("tracefs", TRACEFS, "tracefs", 0, NULL))
+			return 0;
+		st->mounted_tracefs = true;
+	}
+	if (access(TRACEFS "/" TRACE_EVENT_DIR, F_OK))
+		return -1;
+	snprintf(st->trace_dir, sizeof(st->trace_dir),
+		 TRACEFS "/instances/ksm_wp_reuse.%d", getpid());
+	if (mkdir(st->trace_dir, 0755)) {
+		st->trace_dir[0] = '\0';
+		return 0;
+	}
+	return 1;
+}
+
+static int trace_enable(struct kwr_state *st, bool on)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (on) {
+		/* Empty the instance's buffer. */
+		snprintf(path, sizeof(path), "%s/trace", st->trace_dir);
+		fd = open(path, O_WRONLY | O_TRUNC);
+		if (fd < 0)
+			return -errno;
+		close(fd);
+	}
+	snprintf(path, sizeof(path), "%s/" TRACE_EVENT_DIR "/enable",
+		 st->trace_dir);
+	return write_str(path, on ? "1" : "0");
+}
+
+static char *trace_read(struct kwr_state *st)
+{
+	size_t size = 1 << 16, len = 0;
+	char path[PATH_MAX], *buf, *nbuf;
+	ssize_t got;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/trace", st->trace_dir);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return NULL;
+	buf = malloc(size);
+	while (buf) {
+		got = read(fd, buf + len, size - len - 1);
+		if (got <= 0)
+			break;
+		len += got;
+		if (size - len < 4096) {
+			size *= 2;
+			nbuf = realloc(buf, size);
+			if (!nbuf)
+				free(buf);
+			buf = nbuf;
+		}
+	}
+	close(fd);
+	if (buf)
+		buf[len] = '\0';
+	return buf;
+}
+
+/* The result of the last ksm_wp_reuse event for @pfn in @trace, or "". */
+static void trace_result(const char *trace, unsigned long pfn, char *res,
+			 size_t len)
+{
+	const char *line = trace, *eol, *p;
+	char needle[64];
+
+	res[0] = '\0';
+	snprintf(needle, sizeof(needle), "pfn=0x%lx ", pfn);
+	for (; line && *line; line = eol ? eol + 1 : NULL) {
+		eol = strchr(line, '\n');
+		p = strstr(line, "ksm_wp_reuse:");
+		if (!p || (eol && p > eol))
+			continue;
+		p = strstr(p, needle);
+		if (!p || (eol && p > eol))
+			continue;
+		p = strstr(p, "result=");
+		if (!p || (eol && p > eol))
+			continue;
+		p += strlen("result=");
+		snprintf(res, len, "%.*s", (int)strcspn(p, "\n\t "), p);
+	}
+}
+
+/*
+ * Start tracing ksm:ksm_wp_reuse in our tracefs instance, with an empty
+ * buffer. Returns false, having said why, if there is no tracefs; fails the
+ * test if the kernel has no such event.
+ */
+static bool trace_start(struct __test_metadata *_metadata, struct kwr_state *st)
+{
+	int ret = 1;
+
+	if (!st->trace_dir[0])
+		ret = trace_prepare(st);
+	ASSERT_LE(0, ret) TH_LOG("tracefs has no ksm:ksm_wp_reuse event");
+	if (!ret) {
+		TH_LOG("no tracefs: the trace result check is not run");
+		return false;
+	}
+	ASSERT_EQ(0, trace_enable(st, true));
+	return true;
+}
+
+/*
+ * Stop tracing and expect the last decision on each of the @n pfns to be
+ * @want: "reused" or the reason of a refusal.
+ */
+static void expect_trace(struct __test_metadata *_metadata, struct kwr_state *st,
+			 const unsigned long *pfn, size_t n, const char *want)
+{
+	char res[32], *log;
+	long wrong = 0;
+	size_t i;
+
+	ASSERT_EQ(0, trace_enable(st, false));
+	log = trace_read(st);
+	ASSERT_NE(NULL, log);
+	for (i = 0; i < n; i++) {
+		trace_result(log, pfn[i], res, sizeof(res));
+		if (strcmp(res, want) && wrong++ < 4)
+			TH_LOG("pfn %#lx: trace result \"%s\", expected %s",
+			       pfn[i], res, want);
+	}
+	free(log);
+	EXPECT_EQ(0, wrong) TH_LOG("trace results");
+}
+
 /* --- helper processes ------------------------------------------------------ */
 
 static void track_pid(struct kwr_state *st, int slot, pid_t pid)
@@ -515,10 +690,12 @@ static int reap(struct kwr_state *st, int slot)
 /*
  * Body of a child that shares @n pages of @area with its parent: wait for
  * the parent's go (a count, then that many PFNs), then check the child
- * still sees the old data and, if PFNs were sent, the old PFNs.
+ * still sees the old data (marked if @marked) and, if PFNs were sent, the
+ * old PFNs.
  * Exit: 0 ok, 1 data changed, 2 PFN changed, 3 protocol error.
  */
-static int old_data_child(char *area, size_t n, unsigned int tag, int rfd)
+static int old_data_child(char *area, size_t n, unsigned int tag, bool marked,
+			  int rfd)
 {
 	unsigned long pfn;
 	size_t i, cnt;
@@ -530,7 +707,7 @@ static int old_data_child(char *area, size_t n, unsigned int tag, int rfd)
 	if (pm_fd < 0)
 		return 3;
 	for (i = 0; i < n; i++) {
-		if (!page_ok(area + i * pagesize, tag, i, false))
+		if (!page_ok(area + i * pagesize, tag, i, marked))
 			return 1;
 		if (!cnt)
 			continue;
@@ -542,8 +719,9 @@ static int old_data_child(char *area, size_t n, unsigned int tag, int rfd)
 	return 0;
 }
 
-static pid_t fork_old_data_child(char *area, size_t n, unsigned int tag,
-				 int *wfd)
+/* Fork an old_data_child() for pages with the old data marked if @marked. */
+static pid_t fork_data_child(char *area, size_t n, unsigned int tag,
+			     bool marked, int *wfd)
 {
 	int fds[2];
 	pid_t pid;
@@ -553,11 +731,17 @@ static pid_t fork_old_data_child(char *area, size_t n, unsigned int tag,
 	pid = fork();
 	if (!pid) {
 		close(fds[1]);
-		_exit(old_data_child(area, n, tag, fds[0]));
+		_exit(old_data_child(area, n, tag, marked, fds[0]));
 	}
 	close(fds[0]);
 	*wfd = fds[1];
 	return pid;
+}
+
+static pid_t fork_old_data_child(char *area, size_t n, unsigned int tag,
+				 int *wfd)
+{
+	return fork_data_child(area, n, tag, false, wfd);
 }
 
 static int release_old_data_child(int wfd, size_t n, const unsigned long *pfn)
@@ -578,11 +762,15 @@ static int release_old_data_child(int wfd, size_t n, const unsigned long *pfn)
 
 static void restore_knobs(struct kwr_state *st)
 {
+	char cur[64];
 	int i;
 
 	for (i = ARRAY_SIZE(knobs) - 1; i >= 0; i--) {
 		if (!st->restore[i])
 			continue;
+		if (knobs[i].unmerge && !read_str(knobs[i].path, cur, sizeof(cur)) &&
+		    strcmp(cur, st->saved[i]))
+			write_str(KSM_SYSFS "run", "2");
 		if (write_str(knobs[i].path, st->saved[i]))
 			ksft_print_msg("could not restore %s to \"%s\"\n",
 				       knobs[i].path, st->saved[i]);
@@ -648,7 +836,8 @@ FIXTURE_SETUP(ksm_wp_reuse)
 	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
 		int err;
 
-		if (!st->restore[i] || !strcmp(st->saved[i], knobs[i].value))
+		if (!st->restore[i] || !knobs[i].value ||
+		    !strcmp(st->saved[i], knobs[i].value))
 			continue;
 		err = write_str(knobs[i].path, knobs[i].value);
 		if (err) {
@@ -701,9 +890,14 @@ TEST_F_TIMEOUT(ksm_wp_reuse, single_mapped_reused, 300)
 	unsigned long pfn[8];
 	char *a, *b;
 
+	bool trace;
+
 	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_SINGLE, true));
+	trace = trace_start(_metadata, &self->st);
 	write_and_check(_metadata, "single-mapped", a, 0, n, TAG_SINGLE, pfn,
 			true);
+	if (trace)
+		expect_trace(_metadata, &self->st, pfn, n, "reused");
 	munmap(a, n * pagesize);
 }
 
@@ -717,13 +911,18 @@ TEST_F_TIMEOUT(ksm_wp_reuse, mapped_twice_copied, 300)
 	char *a, *b;
 	size_t i;
 
+	bool trace;
+
 	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_TWICE, false));
 	prepare_write(_metadata, a, 0, n, pfn, false);
+	trace = trace_start(_metadata, &self->st);
 	ASSERT_EQ(0, read_cnt(&c0));
 	mark_pages(a, 0, n, TAG_TWICE);
 	ASSERT_EQ(0, read_cnt(&c1));
 	check_outcome(_metadata, "mapped twice", a, 0, n, TAG_TWICE, true,
 		      pfn, &c0, &c1, false);
+	if (trace)
+		expect_trace(_metadata, &self->st, pfn, n, "mapped");
 
 	for (i = 0; i < n; i++) {
 		struct pg pg = pg_info(pagemap_fd, b + i * pagesize);
@@ -747,6 +946,7 @@ TEST_F_TIMEOUT(ksm_wp_reuse, shared_with_child_copied, 300)
 	unsigned long pfn[8];
 	struct ksm_cnt c0, c1;
 	char *a, *b;
+	bool trace;
 	pid_t pid;
 	int wfd;
 
@@ -756,11 +956,14 @@ TEST_F_TIMEOUT(ksm_wp_reuse, shared_with_child_copied, 300)
 	track_pid(&self->st, 0, pid);
 
 	prepare_write(_metadata, a, 0, n, pfn, false);
+	trace = trace_start(_metadata, &self->st);
 	ASSERT_EQ(0, read_cnt(&c0));
 	mark_pages(a, 0, n, TAG_CHILD);
 	ASSERT_EQ(0, read_cnt(&c1));
 	check_outcome(_metadata, "shared with child", a, 0, n, TAG_CHILD, true,
 		      pfn, &c0, &c1, false);
+	if (trace)
+		expect_trace(_metadata, &self->st, pfn, n, "mapped");
 
 	ASSERT_EQ(0, release_old_data_child(wfd, n, pfn));
 	EXPECT_EQ(0, reap(&self->st, 0))
@@ -775,14 +978,19 @@ TEST_F_TIMEOUT(ksm_wp_reuse, switch_off_copies_on_reuses, 300)
 	unsigned long pfn[8];
 	char val[16];
 	char *a, *b;
+	bool trace;
 
 	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_SWITCH, true));
 
 	ASSERT_EQ(0, write_str(WP_REUSE, "0"));
 	ASSERT_EQ(0, read_str(WP_REUSE, val, sizeof(val)));
 	ASSERT_STREQ("0", val);
+	/* Switched off, the fault does not even ask: no decision is traced. */
+	trace = trace_start(_metadata, &self->st);
 	write_and_check(_metadata, "wp_reuse=0", a, 0, half, TAG_SWITCH, pfn,
 			false);
+	if (trace)
+		expect_trace(_metadata, &self->st, pfn, half, "");
 
 	ASSERT_EQ(0, write_str(WP_REUSE, "1"));
 	ASSERT_EQ(0, read_str(WP_REUSE, val, sizeof(val)));
@@ -803,6 +1011,7 @@ TEST_F_TIMEOUT(ksm_wp_reuse, vmsplice_ref_copied, 300)
 	struct iovec iov;
 	ssize_t got, total = 0;
 	char *a, *b, *buf;
+	bool trace;
 	int fds[2];
 
 	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_VMSPLICE, true));
@@ -811,8 +1020,12 @@ TEST_F_TIMEOUT(ksm_wp_reuse, vmsplice_ref_copied, 300)
 	iov.iov_len = n * pagesize;
 	ASSERT_EQ((ssize_t)(n * pagesize), vmsplice(fds[1], &iov, 1, 0));
 
+	/* Mapped once, with one more reference: the refcount refusal. */
+	trace = trace_start(_metadata, &self->st);
 	write_and_check(_metadata, "vmspliced", a, 0, n, TAG_VMSPLICE, pfn,
 			false);
+	if (trace)
+		expect_trace(_metadata, &self->st, pfn, n, "refcount");
 
 	buf = malloc(n * pagesize);
 	ASSERT_NE(NULL, buf);
@@ -852,6 +1065,7 @@ TEST_F_TIMEOUT(ksm_wp_reuse, swapcache_copied, 300)
 	ssize_t got, total = 0;
 	char *a, *b, *buf;
 	int fds[2], wfd;
+	bool trace;
 	size_t i;
 	pid_t pid;
 
@@ -909,11 +1123,14 @@ TEST_F_TIMEOUT(ksm_wp_reuse, swapcache_copied, 300)
 		pfn[i] = pg.pfn;
 	}
 
+	trace = trace_start(_metadata, &self->st);
 	ASSERT_EQ(0, read_cnt(&c0));
 	mark_pages(a, 0, n, TAG_SWAPCACHE);
 	ASSERT_EQ(0, read_cnt(&c1));
 	check_outcome(_metadata, "in swap cache", a, 0, n, TAG_SWAPCACHE, true,
 		      pfn, &c0, &c1, false);
+	if (trace)
+		expect_trace(_metadata, &self->st, pfn, n, "swapcache");
 
 	ASSERT_EQ(0, release_old_data_child(wfd, n, NULL));
 	EXPECT_EQ(0, reap(&self->st, 0)) TH_LOG("child saw the parent's write");
@@ -1085,55 +1302,49 @@ static void check_ordinary_anon(struct __test_metadata *_metadata,
 	int j;
 
 	ASSERT_LE(n, (size_t)16);
+	/* The caller skipped the test without two nodes and swap. */
 	nr_nodes = online_nodes(nodes, 64);
-	if (nr_nodes < 2) {
-		TH_LOG("%s: only %d NUMA node(s): move_pages part not run",
-		       what, nr_nodes);
-	} else {
-		for (i = 0; i < n; i++) {
-			pages[i] = area + i * pagesize;
-			pfn[i] = pg_info(pagemap_fd, pages[i]).pfn;
-		}
-		ASSERT_EQ(0, syscall(__NR_move_pages, 0, n, pages, NULL,
-				     status, 0));
-		for (i = 0; i < n; i++) {
-			ASSERT_GE(status[i], 0);
-			for (j = 0; nodes[j] == status[i]; j++)
-				;
-			target[i] = nodes[j];
-		}
-		EXPECT_EQ(0, syscall(__NR_move_pages, 0, n, pages, target,
-				     status, MPOL_MF_MOVE))
-			TH_LOG("%s: move_pages: %s", what, strerror(errno));
-		for (i = 0; i < n; i++) {
-			struct pg pg = pg_info(pagemap_fd, pages[i]);
-
-			moved += status[i] == target[i] && pg.pfn &&
-				 pg.pfn != pfn[i];
-		}
-		EXPECT_EQ((long)n, moved)
-			TH_LOG("%s: %ld of %zu pages migrated to the other node",
-			       what, moved, n);
-		EXPECT_EQ(0, bad_pages(area, 0, n, tag, true))
-			TH_LOG("%s: data changed by migration", what);
+	ASSERT_LE(2, nr_nodes);
+	ASSERT_TRUE(swap_available());
+	for (i = 0; i < n; i++) {
+		pages[i] = area + i * pagesize;
+		pfn[i] = pg_info(pagemap_fd, pages[i]).pfn;
 	}
-
-	if (!swap_available()) {
-		TH_LOG("%s: no free swap: MADV_PAGEOUT part not run", what);
-	} else {
-		/* Migrated folios sit in an LRU batch; pageout needs them on the LRU. */
-		ASSERT_EQ(0, drain_lru());
-		ASSERT_EQ(0, madvise(area, n * pagesize, MADV_PAGEOUT));
-		for (i = 0; i < n; i++) {
-			uint64_t pme = pg_info(pagemap_fd, area + i * pagesize).pme;
-
-			swapped += (pme & PM_SWAP) && !(pme & PM_PRESENT);
-		}
-		EXPECT_EQ((long)n, swapped)
-			TH_LOG("%s: %ld of %zu pages swapped out", what, swapped, n);
-		EXPECT_EQ(0, bad_pages(area, 0, n, tag, true))
-			TH_LOG("%s: data changed by swap-out and swap-in", what);
+	ASSERT_EQ(0, syscall(__NR_move_pages, 0, n, pages, NULL,
+			     status, 0));
+	for (i = 0; i < n; i++) {
+		ASSERT_GE(status[i], 0);
+		for (j = 0; nodes[j] == status[i]; j++)
+			;
+		target[i] = nodes[j];
 	}
+	EXPECT_EQ(0, syscall(__NR_move_pages, 0, n, pages, target,
+			     status, MPOL_MF_MOVE))
+		TH_LOG("%s: move_pages: %s", what, strerror(errno));
+	for (i = 0; i < n; i++) {
+		struct pg pg = pg_info(pagemap_fd, pages[i]);
+
+		moved += status[i] == target[i] && pg.pfn &&
+			 pg.pfn != pfn[i];
+	}
+	EXPECT_EQ((long)n, moved)
+		TH_LOG("%s: %ld of %zu pages migrated to the other node",
+		       what, moved, n);
+	EXPECT_EQ(0, bad_pages(area, 0, n, tag, true))
+		TH_LOG("%s: data changed by migration", what);
+
+	/* Migrated folios sit in an LRU batch; pageout needs them on the LRU. */
+	ASSERT_EQ(0, drain_lru());
+	ASSERT_EQ(0, madvise(area, n * pagesize, MADV_PAGEOUT));
+	for (i = 0; i < n; i++) {
+		uint64_t pme = pg_info(pagemap_fd, area + i * pagesize).pme;
+
+		swapped += (pme & PM_SWAP) && !(pme & PM_PRESENT);
+	}
+	EXPECT_EQ((long)n, swapped)
+		TH_LOG("%s: %ld of %zu pages swapped out", what, swapped, n);
+	EXPECT_EQ(0, bad_pages(area, 0, n, tag, true))
+		TH_LOG("%s: data changed by swap-out and swap-in", what);
 
 	c = map_area(n);
 	ASSERT_NE(NULL, c);
@@ -1176,16 +1387,26 @@ static void reuse_as_anon(struct __test_metadata *_metadata, const char *what,
 /*
  * Single-mapped KSM pages are reused in a MAP_PRIVATE file mapping (anon COW
  * copies of file pages) and in an mremap()ed anonymous VMA, and afterwards
- * are ordinary anon pages: their index (the anon page offset, which differs
- * from the file offset and from the current address) must be set right.
+ * are ordinary anon pages: their index must be the anon page offset
+ * (linear_anon_page_index()), or rmap walks miss them. The file mapping sits
+ * at a file offset other than its anon offset, so it tells the anon offset
+ * from the file offset (linear_page_index()); the mremap()ed VMA keeps its
+ * offsets at a new address, so it tells either from one derived from the
+ * current address. Without two NUMA nodes (migration) and swap (pageout)
+ * the test cannot check that and skips.
  */
 TEST_F_TIMEOUT(ksm_wp_reuse, private_file_and_mremap_reused, 600)
 {
 	const size_t n = 8, len = 8 * pagesize;
 	const off_t file_off = 16 * pagesize;
 	char *f, *m0, *m, *dst;
+	int fd, nodes[2];
 	size_t i;
-	int fd;
+
+	if (online_nodes(nodes, 2) < 2)
+		SKIP(return, "needs two NUMA nodes for move_pages()");
+	if (!swap_available())
+		SKIP(return, "needs free swap (e.g. on zram) for MADV_PAGEOUT");
 
 	/* MAP_PRIVATE file mapping, at a file offset != its anon offset. */
 	fd = memfd_create("ksm_wp_reuse", MFD_CLOEXEC);
@@ -1273,101 +1494,6 @@ static int cg_prepare(struct kwr_state *st, char *why, size_t len)
 		}
 	}
 	return 0;
-}
-
-/* 1: tracing on, 0: no tracefs (skip the trace check), -1: event missing. */
-static int trace_prepare(struct kwr_state *st)
-{
-	struct statfs sfs;
-
-	if (statfs(TRACEFS, &sfs) || sfs.f_type != TRACEFS_MAGIC) {
-		if (mount("tracefs", TRACEFS, "tracefs", 0, NULL))
-			return 0;
-		st->mounted_tracefs = true;
-	}
-	if (access(TRACEFS "/" TRACE_EVENT_DIR, F_OK))
-		return -1;
-	snprintf(st->trace_dir, sizeof(st->trace_dir),
-		 TRACEFS "/instances/ksm_wp_reuse.%d", getpid());
-	if (mkdir(st->trace_dir, 0755)) {
-		st->trace_dir[0] = '\0';
-		return 0;
-	}
-	return 1;
-}
-
-static int trace_enable(struct kwr_state *st, bool on)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	if (on) {
-		/* Empty the instance's buffer. */
-		snprintf(path, sizeof(path), "%s/trace", st->trace_dir);
-		fd = open(path, O_WRONLY | O_TRUNC);
-		if (fd < 0)
-			return -errno;
-		close(fd);
-	}
-	snprintf(path, sizeof(path), "%s/" TRACE_EVENT_DIR "/enable",
-		 st->trace_dir);
-	return write_str(path, on ? "1" : "0");
-}
-
-static char *trace_read(struct kwr_state *st)
-{
-	size_t size = 1 << 16, len = 0;
-	char path[PATH_MAX], *buf, *nbuf;
-	ssize_t got;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/trace", st->trace_dir);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return NULL;
-	buf = malloc(size);
-	while (buf) {
-		got = read(fd, buf + len, size - len - 1);
-		if (got <= 0)
-			break;
-		len += got;
-		if (size - len < 4096) {
-			size *= 2;
-			nbuf = realloc(buf, size);
-			if (!nbuf)
-				free(buf);
-			buf = nbuf;
-		}
-	}
-	close(fd);
-	if (buf)
-		buf[len] = '\0';
-	return buf;
-}
-
-/* The result of the last ksm_wp_reuse event for @pfn in @trace, or "". */
-static void trace_result(const char *trace, unsigned long pfn, char *res,
-			 size_t len)
-{
-	const char *line = trace, *eol, *p;
-	char needle[64];
-
-	res[0] = '\0';
-	snprintf(needle, sizeof(needle), "pfn=0x%lx ", pfn);
-	for (; line && *line; line = eol ? eol + 1 : NULL) {
-		eol = strchr(line, '\n');
-		p = strstr(line, "ksm_wp_reuse:");
-		if (!p || (eol && p > eol))
-			continue;
-		p = strstr(p, needle);
-		if (!p || (eol && p > eol))
-			continue;
-		p = strstr(p, "result=");
-		if (!p || (eol && p > eol))
-			continue;
-		p += strlen("result=");
-		snprintf(res, len, "%.*s", (int)strcspn(p, "\n\t "), p);
-	}
 }
 
 /*
@@ -1580,9 +1706,10 @@ static void memcg_round(struct __test_metadata *_metadata,
 }
 
 /*
- * A single-mapped KSM page charged to another memcg than the faulting
- * process's is copied (reuse would bill the writer's private memory to the
- * other group); one charged to the writer's memcg is reused. Which side a
+ * A single-mapped KSM page charged to a sibling memcg of the faulting
+ * process's, whose tenant is alive, is copied (reuse would bill the writer's
+ * private memory to the other tenant); one charged to the writer's memcg is
+ * reused. Which side a
  * merged page is charged to is up to ksmd, so rounds alternate the writer
  * until both outcomes were seen.
  */
@@ -1612,65 +1739,253 @@ TEST_F_TIMEOUT(ksm_wp_reuse, memcg_other_group_copied, 900)
 	EXPECT_LT(0, copied) TH_LOG("copy for another memcg never observed");
 }
 
+/* The memcg of @pfn as /proc/kpagecgroup shows it (its online ancestor's inode). */
+static uint64_t pfn_memcg(int kpagecg_fd, unsigned long pfn)
+{
+	uint64_t ino;
+
+	if (pread(kpagecg_fd, &ino, sizeof(ino), pfn * sizeof(ino)) != sizeof(ino))
+		return 0;
+	return ino;
+}
+
+/* Pages allocated so far: the sum of /proc/vmstat's pgalloc_* counters. */
+static long read_pgalloc(void)
+{
+	char name[64];
+	long val, sum = 0;
+	FILE *f;
+
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", name, &val) == 2)
+		if (!strncmp(name, "pgalloc_", strlen("pgalloc_")))
+			sum += val;
+	fclose(f);
+	return sum;
+}
+
 /*
- * A R/O long-term pin (gup_test) on a single-mapped KSM page triggers an
- * unshare fault, which reuses the page; the pin then sees later writes.
+ * Tenants A and B run in sibling cgroups a and b of our cgroup P and share
+ * pages through KSM; the tenant whose cgroup more of the KSM pages are
+ * charged to stops and its cgroup is removed, which reparents its folios to
+ * P, an ancestor of the other tenant's cgroup. That tenant's write then
+ * reuses every page: same PFN, ksm_wp_reuse +n, trace "reused", right data,
+ * no page allocated and P's memory.current unchanged (a copy would charge n
+ * more pages to the writer's cgroup, inside P). While the other tenant is
+ * alive, the pages charged to it are copied: memcg_other_group_copied.
  */
-TEST_F_TIMEOUT(ksm_wp_reuse, ro_longterm_pin_unshare_reused, 300)
+TEST_F_TIMEOUT(ksm_wp_reuse, memcg_removed_group_reused, 600)
+{
+	static const char * const group[] = { "a", "b" };
+	const size_t n = 256;
+	long count[2] = { 0, 0 }, same = 0, at_p, cur0, cur1, alloc0, alloc1;
+	char why[256], path[PATH_MAX], cur_path[PATH_MAX];
+	int kpagecg_fd, victim, writer, ret;
+	struct member m[2];
+	struct ksm_cnt c0, c1;
+	unsigned long *pfn;
+	struct twin x, y;
+	struct stat sb;
+	double deadline;
+	uint64_t cg, res;
+	bool trace;
+	size_t k;
+
+	ret = cg_prepare(&self->st, why, sizeof(why));
+	if (ret > 0)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, ret) TH_LOG("%s", why);
+	ASSERT_EQ(0, stat(self->st.cg_dir, &sb));
+	snprintf(cur_path, sizeof(cur_path), "%s/memory.current", self->st.cg_dir);
+	pfn = calloc(n, sizeof(*pfn));
+	ASSERT_NE(NULL, pfn);
+
+	ASSERT_EQ(0, member_start(&self->st, 0, &m[0], group[0], n, TAG_REPARENT));
+	ASSERT_EQ(0, member_start(&self->st, 1, &m[1], group[1], n, TAG_REPARENT));
+	x = (struct twin){ m[0].pm_fd, m[0].addr };
+	y = (struct twin){ m[1].pm_fd, m[1].addr };
+	ASSERT_EQ(0, ksm_scan(2, &x, &y, n));
+
+	kpagecg_fd = open("/proc/kpagecgroup", O_RDONLY);
+	ASSERT_GE(kpagecg_fd, 0);
+	for (k = 0; k < n; k++) {
+		pfn[k] = pg_info(m[0].pm_fd, m[0].addr + k * pagesize).pfn;
+		cg = pfn_memcg(kpagecg_fd, pfn[k]);
+		ASSERT_TRUE(cg == m[0].ino || cg == m[1].ino)
+			TH_LOG("page %zu charged to memcg inode %llu, neither a nor b",
+			       k, (unsigned long long)cg);
+		count[cg == m[1].ino]++;
+	}
+	victim = count[1] > count[0];
+	writer = !victim;
+	TH_LOG("%ld pages charged to a, %ld to b: %s stops, %s writes",
+	       count[0], count[1], group[victim], group[writer]);
+
+	ASSERT_EQ(0, member_stop(&self->st, victim, &m[victim]));
+	snprintf(path, sizeof(path), "%s/%s", self->st.cg_dir, group[victim]);
+	deadline = now_s() + 10;
+	while (rmdir(path) && errno == EBUSY && now_s() < deadline)
+		usleep(20000);
+	ASSERT_NE(0, access(path, F_OK)) TH_LOG("%s not removed", path);
+
+	/*
+	 * kpagecgroup shows a removed memcg's online ancestor only once the
+	 * memcg went offline, which reparents its folios first
+	 * (mem_cgroup_css_offline()).
+	 */
+	deadline = now_s() + 30;
+	do {
+		at_p = 0;
+		for (k = 0; k < n; k++) {
+			cg = pfn_memcg(kpagecg_fd, pfn[k]);
+			at_p += cg == sb.st_ino || cg == m[writer].ino;
+		}
+		if (at_p == (long)n)
+			break;
+		usleep(20000);
+	} while (now_s() < deadline);
+	close(kpagecg_fd);
+	ASSERT_EQ((long)n, at_p)
+		TH_LOG("30 s after removing %s, only %ld of %zu pages are charged to P or %s",
+		       path, at_p, n, group[writer]);
+
+	ASSERT_EQ(0, drain_lru());
+	for (k = 0; k < n; k++) {
+		struct pg pg = pg_info(m[writer].pm_fd, m[writer].addr + k * pagesize);
+
+		ASSERT_TRUE(pg.pfn == pfn[k] && (pg.kpf & KWR_KPF_KSM) &&
+			    (pg.pme & PM_MMAP_EXCLUSIVE))
+			TH_LOG("page %zu is no longer the single-mapped KSM page", k);
+	}
+
+	trace = trace_start(_metadata, &self->st);
+	cur0 = read_long(cur_path);
+	alloc0 = read_pgalloc();
+	ASSERT_EQ(0, read_cnt(&c0));
+	ASSERT_EQ(0, member_cmd(&m[writer], 'w', &res));
+	ASSERT_EQ(0, read_cnt(&c1));
+	alloc1 = read_pgalloc();
+	cur1 = read_long(cur_path);
+	if (trace)
+		expect_trace(_metadata, &self->st, pfn, n, "reused");
+	EXPECT_EQ((uint64_t)0, res) TH_LOG("%s: pages with wrong data", group[writer]);
+	for (k = 0; k < n; k++)
+		same += pg_info(m[writer].pm_fd, m[writer].addr + k * pagesize).pfn == pfn[k];
+	EXPECT_EQ((long)n, same) TH_LOG("pages that kept their PFN");
+	EXPECT_EQ((long)n, c1.reuse - c0.reuse) TH_LOG("ksm_wp_reuse delta");
+	EXPECT_EQ(0, c1.cow - c0.cow) TH_LOG("cow_ksm delta");
+	/* Charges move in per-CPU batches of up to 64 pages: allow n / 4. */
+	ASSERT_TRUE(cur0 >= 0 && cur1 >= 0 && alloc0 >= 0 && alloc1 >= 0);
+	TH_LOG("P's memory.current %+ld bytes, %ld pages allocated during the writes",
+	       cur1 - cur0, alloc1 - alloc0);
+	EXPECT_GT((long)(n / 4 * pagesize), labs(cur1 - cur0));
+	EXPECT_GT((long)n / 4, alloc1 - alloc0);
+	EXPECT_EQ(0, member_stop(&self->st, writer, &m[writer]));
+	free(pfn);
+}
+
+/*
+ * Open gup_test's debugfs file, mounting debugfs if needed (teardown
+ * unmounts it). Returns the fd, or -1 with errno set.
+ */
+static int gup_test_open(struct kwr_state *st)
+{
+	struct statfs sfs;
+	int fd;
+
+	fd = open(DEBUGFS "/gup_test", O_RDWR);
+	if (fd < 0 && (statfs(DEBUGFS, &sfs) || sfs.f_type != DEBUGFS_MAGIC) &&
+	    !mount("debugfs", DEBUGFS, "debugfs", 0, NULL)) {
+		st->mounted_debugfs = true;
+		fd = open(DEBUGFS "/gup_test", O_RDWR);
+	}
+	return fd;
+}
+
+/*
+ * Take a R/O long-term pin (gup_test; @flags: PIN_LONGTERM_TEST_FLAG_*) on
+ * the @n single-mapped KSM pages at @a, whose PFNs go to @pfn: the unshare
+ * fault must reuse every page. A pinned page cannot be KSM, so a pin that
+ * succeeded without an unshare fault would show as an unchanged counter.
+ */
+static void ro_pin_reuse(struct __test_metadata *_metadata, int gup_fd,
+			 const char *what, char *a, size_t n, unsigned int tag,
+			 unsigned long *pfn, __u32 flags)
+{
+	struct pin_longterm_test args;
+	struct ksm_cnt c0, c1;
+
+	prepare_write(_metadata, a, 0, n, pfn, true);
+	ASSERT_EQ(0, read_cnt(&c0));
+	args.addr = (uintptr_t)a;
+	args.size = n * pagesize;
+	args.flags = flags;
+	ASSERT_EQ(0, ioctl(gup_fd, PIN_LONGTERM_TEST_START, &args))
+		TH_LOG("%s: PIN_LONGTERM_TEST_START: %s", what, strerror(errno));
+	ASSERT_EQ(0, read_cnt(&c1));
+	check_outcome(_metadata, what, a, 0, n, tag, false, pfn, &c0, &c1,
+		      true);
+}
+
+/*
+ * R/O long-term pin (@flags as for ro_pin_reuse()) on single-mapped KSM
+ * pages: reused by the unshare fault; later writes keep the pinned pages
+ * (no KSM event any more) and the pin sees them.
+ */
+static void ro_pin_test(struct __test_metadata *_metadata,
+			struct kwr_state *st, const char *what,
+			unsigned int tag, __u32 flags)
 {
 	const size_t n = 4;
-	struct pin_longterm_test args;
-	struct ksm_cnt c0, c1, c2;
+	struct ksm_cnt c1, c2;
 	unsigned long pfn[4];
-	struct statfs sfs;
 	long same = 0;
 	char *a, *b, *tmp;
 	__u64 tmp_addr;
 	int gup_fd;
 	size_t i;
 
-	gup_fd = open(DEBUGFS "/gup_test", O_RDWR);
-	if (gup_fd < 0 && (statfs(DEBUGFS, &sfs) || sfs.f_type != DEBUGFS_MAGIC) &&
-	    !mount("debugfs", DEBUGFS, "debugfs", 0, NULL)) {
-		self->st.mounted_debugfs = true;
-		gup_fd = open(DEBUGFS "/gup_test", O_RDWR);
-	}
+	gup_fd = gup_test_open(st);
 	if (gup_fd < 0)
 		SKIP(return, DEBUGFS "/gup_test: %s (CONFIG_GUP_TEST?)",
 		     strerror(errno));
 
-	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_PIN, true));
-	prepare_write(_metadata, a, 0, n, pfn, true);
-	ASSERT_EQ(0, read_cnt(&c0));
-	args.addr = (uintptr_t)a;
-	args.size = n * pagesize;
-	args.flags = 0;		/* R/O, not GUP-fast */
-	ASSERT_EQ(0, ioctl(gup_fd, PIN_LONGTERM_TEST_START, &args))
-		TH_LOG("PIN_LONGTERM_TEST_START: %s", strerror(errno));
+	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, tag, true));
+	ro_pin_reuse(_metadata, gup_fd, what, a, n, tag, pfn, flags);
 	ASSERT_EQ(0, read_cnt(&c1));
-	check_outcome(_metadata, "R/O long-term pin", a, 0, n, TAG_PIN, false,
-		      pfn, &c0, &c1, true);
 
 	/* Now an ordinary exclusive anon page: no more KSM events. */
-	mark_pages(a, 0, n, TAG_PIN);
+	mark_pages(a, 0, n, tag);
 	ASSERT_EQ(0, read_cnt(&c2));
 	EXPECT_EQ(0, c2.reuse - c1.reuse);
 	EXPECT_EQ(0, c2.cow - c1.cow);
 	for (i = 0; i < n; i++)
 		same += pg_info(pagemap_fd, a + i * pagesize).pfn == pfn[i];
-	EXPECT_EQ((long)n, same) TH_LOG("pinned pages replaced on write");
+	EXPECT_EQ((long)n, same) TH_LOG("%s: pinned pages replaced on write", what);
 
 	tmp = malloc(n * pagesize);
 	ASSERT_NE(NULL, tmp);
 	tmp_addr = (uintptr_t)tmp;
 	EXPECT_EQ(0, ioctl(gup_fd, PIN_LONGTERM_TEST_READ, &tmp_addr))
 		TH_LOG("PIN_LONGTERM_TEST_READ: %s", strerror(errno));
-	EXPECT_EQ(0, bad_pages(tmp, 0, n, TAG_PIN, true))
-		TH_LOG("the pin does not see the write");
+	EXPECT_EQ(0, bad_pages(tmp, 0, n, tag, true))
+		TH_LOG("%s: the pin does not see the write", what);
 	EXPECT_EQ(0, ioctl(gup_fd, PIN_LONGTERM_TEST_STOP));
 	free(tmp);
 	close(gup_fd);
 	munmap(a, n * pagesize);
+}
+
+/*
+ * A R/O long-term pin (gup_test) on a single-mapped KSM page triggers an
+ * unshare fault, which reuses the page; the pin then sees later writes.
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, ro_longterm_pin_unshare_reused, 300)
+{
+	/* R/O, not GUP-fast */
+	ro_pin_test(_metadata, &self->st, "R/O long-term pin", TAG_PIN, 0);
 }
 
 /* Merge @n twins, unmap the twins, write all: every page must be reused. */
@@ -1832,6 +2147,726 @@ TEST_F(ksm_wp_reuse, switch_rejects_bad_values)
 	EXPECT_EQ(2, write_raw(WP_REUSE, "1\n", 2, &err));
 	ASSERT_EQ(0, read_str(WP_REUSE, val, sizeof(val)));
 	EXPECT_STREQ("1", val);
+}
+
+/* --- fork, pins, unmerging, knobs, FOLL_FORCE ------------------------------ */
+
+/* Store the original word MARK_WORD back into pages [first, first + n). */
+static void unmark_pages(char *area, size_t first, size_t n, unsigned int tag)
+{
+	size_t i;
+
+	for (i = first; i < first + n; i++) {
+		uint64_t *p = (uint64_t *)(area + i * pagesize);
+
+		__atomic_store_n(&p[MARK_WORD], pat(tag, i, MARK_WORD),
+				 __ATOMIC_RELAXED);
+	}
+}
+
+/* What a helper process reports about its @n pages. */
+struct kwr_report {
+	long err;	/* 0, or the step that failed */
+	long same;	/* pages that kept their PFN */
+	long bad;	/* pages with wrong data */
+	long ksm;	/* pages that are KSM pages */
+	long excl;	/* pages mapped by one PTE only */
+};
+
+static void survey(int pm_fd, const char *area, size_t n, unsigned int tag,
+		   bool marked, const unsigned long *pfn, struct kwr_report *r)
+{
+	size_t i;
+
+	r->bad = bad_pages(area, 0, n, tag, marked);
+	r->same = 0;
+	r->ksm = 0;
+	r->excl = 0;
+	for (i = 0; i < n; i++) {
+		struct pg pg = pg_info(pm_fd, area + i * pagesize);
+
+		r->same += pg.pfn && pg.pfn == pfn[i];
+		r->ksm += !!(pg.kpf & KWR_KPF_KSM);
+		r->excl += !!(pg.pme & PM_MMAP_EXCLUSIVE);
+	}
+}
+
+/*
+ * A reused page is an ordinary exclusive anon page: fork() shares it with
+ * the child like any anon page. The child sees the data written before the
+ * fork and keeps the page; the parent's next write copies the page as an
+ * ordinary anon COW (neither KSM counter moves: the page is no KSM page any
+ * more), and the child does not see that write.
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, reuse_then_fork, 300)
+{
+	const size_t n = 8;
+	struct kwr_report r;
+	unsigned long pfn[8];
+	struct ksm_cnt c0, c1;
+	char *a, *b;
+	pid_t pid;
+	int wfd;
+
+	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_RFORK, true));
+	write_and_check(_metadata, "before fork", a, 0, n, TAG_RFORK, pfn,
+			true);
+	ASSERT_EQ(0, read_cnt(&c0));
+
+	pid = fork_data_child(a, n, TAG_RFORK, true, &wfd);
+	ASSERT_GT(pid, 0);
+	track_pid(&self->st, 0, pid);
+	survey(pagemap_fd, a, n, TAG_RFORK, true, pfn, &r);
+	EXPECT_EQ((long)n, r.same) TH_LOG("fork changed the parent's PFNs");
+	EXPECT_EQ(0, r.excl) TH_LOG("pages not shared with the child");
+
+	/* Back to the old word: a change of data that the child must not see. */
+	unmark_pages(a, 0, n, TAG_RFORK);
+	ASSERT_EQ(0, read_cnt(&c1));
+	survey(pagemap_fd, a, n, TAG_RFORK, false, pfn, &r);
+	EXPECT_EQ(0, r.bad) TH_LOG("parent: wrong data after its write");
+	EXPECT_EQ(0, r.same) TH_LOG("parent's write after fork did not copy");
+	EXPECT_EQ(0, r.ksm) TH_LOG("parent's pages are KSM pages");
+	EXPECT_EQ((long)n, r.excl) TH_LOG("parent's copies not exclusive");
+	EXPECT_EQ(0, c1.reuse - c0.reuse) TH_LOG("ksm_wp_reuse delta");
+	EXPECT_EQ(0, c1.cow - c0.cow) TH_LOG("cow_ksm delta");
+
+	ASSERT_EQ(0, release_old_data_child(wfd, n, pfn));
+	EXPECT_EQ(0, reap(&self->st, 0))
+		TH_LOG("child: 1 = saw the parent's write, 2 = its PFN changed, 3 = error");
+	munmap(a, n * pagesize);
+}
+
+/*
+ * A page reused by a R/O long-term pin stays with the parent on fork():
+ * fork() copies a pinned exclusive anon page for the child at once
+ * (folio_try_dup_anon_rmap_pte() refuses to share it), so the parent keeps
+ * the pinned PFN, exclusive, and the child gets a copy with the same data.
+ * The parent's later write reuses its page (no copy, no KSM event) and is
+ * visible through the pin, not to the child.
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, ro_pin_then_fork, 300)
+{
+	const size_t n = 4;
+	unsigned long pfn[4], cpfn[4];
+	struct kwr_report r, cr;
+	struct ksm_cnt c0, c1;
+	char path[64], *a, *b, *tmp;
+	int gup_fd, child_pm, wfd;
+	__u64 tmp_addr;
+	size_t i;
+	pid_t pid;
+
+	gup_fd = gup_test_open(&self->st);
+	if (gup_fd < 0)
+		SKIP(return, DEBUGFS "/gup_test: %s (CONFIG_GUP_TEST?)",
+		     strerror(errno));
+	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_PINFORK, true));
+	ro_pin_reuse(_metadata, gup_fd, "R/O pin before fork", a, n,
+		     TAG_PINFORK, pfn, 0);
+	ASSERT_EQ(0, read_cnt(&c0));
+
+	pid = fork_data_child(a, n, TAG_PINFORK, false, &wfd);
+	ASSERT_GT(pid, 0);
+	track_pid(&self->st, 0, pid);
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	child_pm = open(path, O_RDONLY);
+	ASSERT_GE(child_pm, 0);
+	survey(pagemap_fd, a, n, TAG_PINFORK, false, pfn, &r);
+	EXPECT_EQ((long)n, r.same) TH_LOG("the pinned pages left the parent");
+	EXPECT_EQ((long)n, r.excl) TH_LOG("pinned pages shared with the child");
+	for (i = 0; i < n; i++)
+		cpfn[i] = pg_info(child_pm, a + i * pagesize).pfn;
+	/* Only cr's PFN and mapping counts describe the child. */
+	survey(child_pm, a, n, TAG_PINFORK, false, pfn, &cr);
+	EXPECT_EQ(0, cr.same) TH_LOG("child maps the pinned pages");
+	EXPECT_EQ((long)n, cr.excl) TH_LOG("child's copies not exclusive");
+	close(child_pm);
+
+	mark_pages(a, 0, n, TAG_PINFORK);
+	ASSERT_EQ(0, read_cnt(&c1));
+	survey(pagemap_fd, a, n, TAG_PINFORK, true, pfn, &r);
+	EXPECT_EQ(0, r.bad) TH_LOG("parent: wrong data after its write");
+	EXPECT_EQ((long)n, r.same) TH_LOG("pinned pages replaced on write");
+	EXPECT_EQ(0, r.ksm);
+	EXPECT_EQ(0, c1.reuse - c0.reuse) TH_LOG("ksm_wp_reuse delta");
+	EXPECT_EQ(0, c1.cow - c0.cow) TH_LOG("cow_ksm delta");
+
+	tmp = malloc(n * pagesize);
+	ASSERT_NE(NULL, tmp);
+	tmp_addr = (uintptr_t)tmp;
+	EXPECT_EQ(0, ioctl(gup_fd, PIN_LONGTERM_TEST_READ, &tmp_addr))
+		TH_LOG("PIN_LONGTERM_TEST_READ: %s", strerror(errno));
+	EXPECT_EQ(0, bad_pages(tmp, 0, n, TAG_PINFORK, true))
+		TH_LOG("the pin does not see the parent's write");
+	free(tmp);
+
+	/* The child: old data, and the PFNs it had right after fork(). */
+	ASSERT_EQ(0, release_old_data_child(wfd, n, cpfn));
+	EXPECT_EQ(0, reap(&self->st, 0))
+		TH_LOG("child: 1 = saw the parent's write, 2 = its PFN changed, 3 = error");
+	EXPECT_EQ(0, ioctl(gup_fd, PIN_LONGTERM_TEST_STOP));
+	close(gup_fd);
+	munmap(a, n * pagesize);
+}
+
+/*
+ * Body of the child C of orphan_parent(): once the test says its parent is
+ * gone, report on the pages (KSM, mapped once, same PFNs as in the parent),
+ * then on the test's go write them and report again.
+ */
+static void orphan_child(char *a, size_t n, unsigned int tag,
+			 const unsigned long *pfn, int up, int down)
+{
+	struct kwr_report r = { 0 };
+	char c;
+
+	if (read(down, &c, 1) != 1)
+		_exit(3);
+	/* The inherited fd shows the parent's mm. */
+	close(pagemap_fd);
+	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
+	if (pagemap_fd < 0)
+		r.err = 1;
+	else if (drain_lru())
+		r.err = 2;
+	else
+		survey(pagemap_fd, a, n, tag, false, pfn, &r);
+	if (write(up, &r, sizeof(r)) != sizeof(r) || r.err)
+		_exit(3);
+	if (read(down, &c, 1) != 1)
+		_exit(3);
+	mark_pages(a, 0, n, tag);
+	survey(pagemap_fd, a, n, tag, true, pfn, &r);
+	_exit(write(up, &r, sizeof(r)) == sizeof(r) ? 0 : 3);
+}
+
+/*
+ * Body of helper P: make @n single-mapped KSM pages, fork C (which maps
+ * them too), send C's pid (-1 on failure) and exit.
+ */
+static void orphan_parent(size_t n, unsigned int tag, int up, int down)
+{
+	unsigned long pfn[8];
+	pid_t pid = -1;
+	char *a, *b;
+	size_t i;
+
+	close(pagemap_fd);
+	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
+	if (n > ARRAY_SIZE(pfn) || pagemap_fd < 0 ||
+	    make_ksm_pages(&a, &b, n, tag, true))
+		goto out;
+	for (i = 0; i < n; i++)
+		pfn[i] = pg_info(pagemap_fd, a + i * pagesize).pfn;
+	pid = fork();
+	if (!pid)
+		orphan_child(a, n, tag, pfn, up, down);
+out:
+	if (write(up, &pid, sizeof(pid)) != sizeof(pid))
+		_exit(2);
+	_exit(pid > 0 ? 0 : 1);
+}
+
+/*
+ * KSM pages that a process P and its child C share become single-mapped
+ * when P exits: C's write then reuses them (same PFNs as P had, right data,
+ * ksm_wp_reuse +n, cow_ksm +0). The counters are global: the test reads
+ * them around C's write phase, sequenced through pipes. The test is C's
+ * subreaper, so it can reap C after P is gone.
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, reuse_in_child_after_parent_exits, 300)
+{
+	const size_t n = 8;
+	struct ksm_cnt c0, c1;
+	int up[2], down[2];
+	struct kwr_report r;
+	pid_t p, c;
+
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
+	ASSERT_EQ(0, pipe(up));
+	ASSERT_EQ(0, pipe(down));
+	p = fork();
+	ASSERT_LE(0, p);
+	if (!p) {
+		close(up[0]);
+		close(down[1]);
+		orphan_parent(n, TAG_ORPHAN, up[1], down[0]);
+	}
+	track_pid(&self->st, 0, p);
+	close(up[1]);
+	close(down[0]);
+	ASSERT_EQ((ssize_t)sizeof(c), read(up[0], &c, sizeof(c)));
+	ASSERT_LT(0, c) TH_LOG("P could not make single-mapped KSM pages");
+	track_pid(&self->st, 1, c);
+	/* P's mm is gone once it can be reaped: C is the only mapper. */
+	ASSERT_EQ(0, reap(&self->st, 0));
+
+	ASSERT_EQ(1, write(down[1], "p", 1));
+	ASSERT_EQ((ssize_t)sizeof(r), read(up[0], &r, sizeof(r)));
+	ASSERT_EQ(0, r.err) TH_LOG("C: setup step %ld failed", r.err);
+	ASSERT_EQ((long)n, r.same) TH_LOG("C does not map P's pages");
+	ASSERT_EQ((long)n, r.ksm) TH_LOG("C's pages are not KSM pages");
+	ASSERT_EQ((long)n, r.excl) TH_LOG("C's pages not mapped once after P exited");
+	ASSERT_EQ(0, r.bad) TH_LOG("C: wrong data before its write");
+
+	ASSERT_EQ(0, read_cnt(&c0));
+	ASSERT_EQ(1, write(down[1], "w", 1));
+	ASSERT_EQ((ssize_t)sizeof(r), read(up[0], &r, sizeof(r)));
+	ASSERT_EQ(0, read_cnt(&c1));
+	EXPECT_EQ(0, r.bad) TH_LOG("C: wrong data after its write");
+	EXPECT_EQ((long)n, r.same)
+		TH_LOG("C: only %ld of %zu pages kept their PFN", r.same, n);
+	EXPECT_EQ(0, r.ksm) TH_LOG("C: pages still KSM after the write");
+	EXPECT_EQ((long)n, c1.reuse - c0.reuse) TH_LOG("ksm_wp_reuse delta");
+	EXPECT_EQ(0, c1.cow - c0.cow) TH_LOG("cow_ksm delta");
+	EXPECT_EQ(0, reap(&self->st, 1));
+	close(up[0]);
+	close(down[1]);
+}
+
+/*
+ * MADV_UNMERGEABLE over pages that were already reused finds no KSM page
+ * (break_ksm() only faults on KSM pages): nothing changes, no KSM event.
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, unmergeable_over_reused_noop, 300)
+{
+	const size_t n = 8;
+	unsigned long pfn[8];
+	struct kwr_report r;
+	struct ksm_cnt c0, c1;
+	char *a, *b;
+
+	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_UNMERGE_REUSED, true));
+	write_and_check(_metadata, "write", a, 0, n, TAG_UNMERGE_REUSED, pfn,
+			true);
+	ASSERT_EQ(0, read_cnt(&c0));
+	ASSERT_EQ(0, madvise(a, n * pagesize, MADV_UNMERGEABLE));
+	ASSERT_EQ(0, read_cnt(&c1));
+	survey(pagemap_fd, a, n, TAG_UNMERGE_REUSED, true, pfn, &r);
+	EXPECT_EQ(0, r.bad);
+	EXPECT_EQ((long)n, r.same) TH_LOG("MADV_UNMERGEABLE moved reused pages");
+	EXPECT_EQ(0, r.ksm);
+	EXPECT_EQ(0, c1.reuse - c0.reuse) TH_LOG("ksm_wp_reuse delta");
+	EXPECT_EQ(0, c1.cow - c0.cow) TH_LOG("cow_ksm delta");
+	munmap(a, n * pagesize);
+}
+
+enum unmerge_how { UNMERGE_MADV, UNMERGE_PRCTL, UNMERGE_RUN };
+
+/*
+ * Unmerge @n single-mapped KSM pages by @how; break_ksm() triggers an
+ * unshare fault on each (handle_mm_fault() with FAULT_FLAG_UNSHARE |
+ * FAULT_FLAG_REMOTE, no FAULT_FLAG_WRITE), which do_wp_page() handles like
+ * a write fault up to the reuse decision: every page must be reused (same
+ * PFN, data unchanged, ksm_wp_reuse +n, cow_ksm +0) and no KSM page any more.
+ */
+static void unmerge_reuses(struct __test_metadata *_metadata, const char *what,
+			   enum unmerge_how how, unsigned int tag)
+{
+	const size_t n = 8;
+	unsigned long pfn[8];
+	struct ksm_cnt c0, c1;
+	char *a, *b;
+	int ret;
+
+	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, tag, true));
+	if (how == UNMERGE_PRCTL) {
+		/* ksmd is stopped: this only marks every VMA mergeable. */
+		ret = prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0);
+		if (ret && errno == EINVAL)
+			SKIP(return, "PR_SET_MEMORY_MERGE not supported");
+		ASSERT_EQ(0, ret) TH_LOG("PR_SET_MEMORY_MERGE: %s", strerror(errno));
+		ASSERT_EQ(1, prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0));
+	}
+	prepare_write(_metadata, a, 0, n, pfn, true);
+	ASSERT_EQ(0, read_cnt(&c0));
+	switch (how) {
+	case UNMERGE_MADV:
+		ASSERT_EQ(0, madvise(a, n * pagesize, MADV_UNMERGEABLE));
+		break;
+	case UNMERGE_PRCTL:
+		ASSERT_EQ(0, prctl(PR_SET_MEMORY_MERGE, 0, 0, 0, 0));
+		break;
+	case UNMERGE_RUN:
+		ASSERT_EQ(0, write_str(KSM_SYSFS "run", "2"));
+		break;
+	}
+	ASSERT_EQ(0, read_cnt(&c1));
+	if (how == UNMERGE_RUN)
+		ASSERT_EQ(0, write_str(KSM_SYSFS "run", "0"));
+	check_outcome(_metadata, what, a, 0, n, tag, false, pfn, &c0, &c1,
+		      true);
+	munmap(a, n * pagesize);
+}
+
+/* MADV_UNMERGEABLE (ksm_madvise() -> break_ksm()) reuses single-mapped pages. */
+TEST_F_TIMEOUT(ksm_wp_reuse, unmergeable_reuses_single_mapped, 300)
+{
+	unmerge_reuses(_metadata, "MADV_UNMERGEABLE", UNMERGE_MADV,
+		       TAG_UNMERGE_MADV);
+}
+
+/*
+ * prctl(PR_SET_MEMORY_MERGE, 0) after prctl(PR_SET_MEMORY_MERGE, 1):
+ * ksm_disable_merge_any() -> ksm_del_vmas() -> break_ksm() on every
+ * mergeable VMA reuses single-mapped pages. The pages are merged with
+ * MADV_MERGEABLE and prctl(1) is set with ksmd stopped: had ksmd merged
+ * with prctl(1) on, it would have merged this process's other identical
+ * pages too (zero-filled heap and stack pages), which prctl(0) would then
+ * unshare as well, and the counter deltas would not be ours alone.
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, prctl_unmerge_reuses_single_mapped, 300)
+{
+	unmerge_reuses(_metadata, "PR_SET_MEMORY_MERGE 0", UNMERGE_PRCTL,
+		       TAG_UNMERGE_PRCTL);
+}
+
+/*
+ * run=2 (unmerge_and_remove_all_rmap_items() -> break_ksm()) reuses
+ * single-mapped pages. It unmerges every process's KSM pages: the exact
+ * counters assume no other process has any (a test VM).
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, run2_unmerge_reuses_single_mapped, 300)
+{
+	unmerge_reuses(_metadata, "run=2", UNMERGE_RUN, TAG_UNMERGE_RUN);
+}
+
+/*
+ * With smart_scan=1 (the fixture turns it off) ksmd still merges pages that
+ * merge on their first chance, and single-mapped ones are reused.
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, smart_scan_on_reuse, 300)
+{
+	const size_t n = 8;
+	unsigned long pfn[8];
+	char val[16];
+	char *a, *b;
+
+	if (access(KSM_SYSFS "smart_scan", W_OK))
+		SKIP(return, KSM_SYSFS "smart_scan: %s", strerror(errno));
+	/* Restored by teardown (knobs[]). */
+	ASSERT_EQ(0, write_str(KSM_SYSFS "smart_scan", "1"));
+	ASSERT_EQ(0, read_str(KSM_SYSFS "smart_scan", val, sizeof(val)));
+	ASSERT_STREQ("1", val);
+	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_SMART, true));
+	write_and_check(_metadata, "smart_scan=1", a, 0, n, TAG_SMART, pfn,
+			true);
+	munmap(a, n * pagesize);
+}
+
+/*
+ * A R/O long-term pin taken with GUP-fast: GUP-fast cannot pin a KSM page
+ * R/O (gup_must_unshare()) and cannot fault, so it falls back to the slow
+ * path, whose unshare fault reuses the page: ksm_wp_reuse +n proves it.
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, gup_fast_ro_pin_reused, 300)
+{
+	ro_pin_test(_metadata, &self->st, "R/O long-term pin, GUP-fast",
+		    TAG_GUPFAST, PIN_LONGTERM_TEST_FLAG_USE_FAST);
+}
+
+/*
+ * Page @i of the four @area: its PFN in each goes to @pfn; true if they are
+ * two KSM pages of two mappings each (with max_page_sharing=2: two dups of
+ * one stable node chain).
+ */
+static bool two_dups(char * const *area, size_t i, unsigned long *pfn)
+{
+	int j, k, same;
+
+	for (j = 0; j < 4; j++) {
+		struct pg pg = pg_info(pagemap_fd, area[j] + i * pagesize);
+
+		if (!pg.pfn || !(pg.kpf & KWR_KPF_KSM))
+			return false;
+		pfn[j] = pg.pfn;
+	}
+	for (j = 0; j < 4; j++) {
+		for (same = 0, k = 0; k < 4; k++)
+			same += pfn[k] == pfn[j];
+		if (same != 2)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * With max_page_sharing=2, four identical copies of a page form a stable
+ * node chain of two dups, each a KSM page mapped twice. Zap one mapping of
+ * the dup that area 0 maps: area 0's write reuses its dup. A write to one
+ * mapping of the other dup, still mapped twice, copies it; its other
+ * mapping keeps the dup and the old data.
+ *
+ * max_page_sharing only changes while no KSM page exists: run=2 unmerges
+ * everything first; the old value is restored the same way (and by
+ * teardown, from knobs[], if the test stops early).
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, max_page_sharing_chain, 600)
+{
+	const size_t n = 4;
+	unsigned long pfn[4], pa[4], py[4];
+	int partner[4], y1[4], y2[4];
+	long chains, dups, wrong = 0;
+	struct ksm_cnt c0, c1;
+	char saved[16], *area[4];
+	bool all = false;
+	size_t i;
+	int j, round, err;
+
+	if (read_str(KSM_SYSFS "max_page_sharing", saved, sizeof(saved)))
+		SKIP(return, KSM_SYSFS "max_page_sharing missing");
+	ASSERT_EQ(0, write_str(KSM_SYSFS "run", "2"));
+	ASSERT_EQ(0, write_str(KSM_SYSFS "run", "0"));
+	err = write_str(KSM_SYSFS "max_page_sharing", "2");
+	ASSERT_EQ(0, err) TH_LOG("max_page_sharing=2: %s", strerror(-err));
+
+	for (j = 0; j < 4; j++) {
+		area[j] = map_area(n);
+		ASSERT_NE(NULL, area[j]);
+		fill(area[j], n, TAG_CHAIN);
+		ASSERT_EQ(0, madvise(area[j], n * pagesize, MADV_MERGEABLE));
+	}
+	for (round = 0; round < 10 && !all; round++) {
+		ASSERT_EQ(0, ksm_scan(1, NULL, NULL, 0));
+		for (all = true, i = 0; i < n && all; i++)
+			all = two_dups(area, i, pfn);
+	}
+	ASSERT_TRUE(all) TH_LOG("page %zu: not two KSM pages mapped twice each", i - 1);
+	chains = read_long(KSM_SYSFS "stable_node_chains");
+	dups = read_long(KSM_SYSFS "stable_node_dups");
+	EXPECT_LE((long)n, chains) TH_LOG("stable_node_chains");
+	EXPECT_LE(2 * (long)n, dups) TH_LOG("stable_node_dups");
+
+	for (i = 0; i < n; i++) {
+		ASSERT_TRUE(two_dups(area, i, pfn));
+		partner[i] = -1;
+		y1[i] = -1;
+		y2[i] = -1;
+		for (j = 1; j < 4; j++) {
+			if (pfn[j] == pfn[0])
+				partner[i] = j;
+			else if (y1[i] < 0)
+				y1[i] = j;
+			else
+				y2[i] = j;
+		}
+		ASSERT_EQ(0, madvise(area[partner[i]] + i * pagesize, pagesize,
+				     MADV_DONTNEED));
+	}
+	write_and_check(_metadata, "dup mapped once", area[0], 0, n, TAG_CHAIN,
+			pa, true);
+
+	for (i = 0; i < n; i++)
+		prepare_write(_metadata, area[y1[i]], i, 1, py, false);
+	ASSERT_EQ(0, read_cnt(&c0));
+	for (i = 0; i < n; i++)
+		mark_pages(area[y1[i]], i, 1, TAG_CHAIN);
+	ASSERT_EQ(0, read_cnt(&c1));
+	for (i = 0; i < n; i++) {
+		struct pg w = pg_info(pagemap_fd, area[y1[i]] + i * pagesize);
+		struct pg o = pg_info(pagemap_fd, area[y2[i]] + i * pagesize);
+
+		wrong += w.pfn == py[i] || (w.kpf & KWR_KPF_KSM) ||
+			 !page_ok(area[y1[i]] + i * pagesize, TAG_CHAIN, i, true);
+		wrong += o.pfn != py[i] || !(o.kpf & KWR_KPF_KSM) ||
+			 !page_ok(area[y2[i]] + i * pagesize, TAG_CHAIN, i, false);
+	}
+	EXPECT_EQ(0, wrong) TH_LOG("dup mapped twice: not copied, or its other mapping changed");
+	EXPECT_EQ((long)n, c1.cow - c0.cow) TH_LOG("cow_ksm delta");
+	EXPECT_EQ(0, c1.reuse - c0.reuse) TH_LOG("ksm_wp_reuse delta");
+
+	for (j = 0; j < 4; j++)
+		munmap(area[j], n * pagesize);
+	ASSERT_EQ(0, write_str(KSM_SYSFS "run", "2"));
+	EXPECT_EQ(0, write_str(KSM_SYSFS "max_page_sharing", saved));
+	ASSERT_EQ(0, write_str(KSM_SYSFS "run", "0"));
+}
+
+/*
+ * A FOLL_FORCE write (pwrite() to /proc/self/mem) into a PROT_READ private
+ * mapping of single-mapped KSM pages. GUP faults with FAULT_FLAG_WRITE on
+ * the VMA without VM_WRITE (a COW mapping: private, VM_MAYWRITE), and
+ * do_wp_page() decides as for any write fault: the KSM page is reused (same
+ * PFN, ksm_wp_reuse +n, cow_ksm +0), wp_page_reuse() leaves the PTE
+ * read-only (maybe_mkwrite() without VM_WRITE) and GUP then writes the
+ * exclusive anon page (can_follow_write_pte()). A second FOLL_FORCE write
+ * hits an exclusive anon page: no KSM event, same PFN.
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, foll_force_proc_mem_write, 300)
+{
+	const size_t n = 4;
+	unsigned long pfn[4];
+	struct kwr_report r;
+	struct ksm_cnt c0, c1, c2;
+	uint64_t val, *probe;
+	char *a, *b, *p;
+	ssize_t ret;
+	size_t i;
+	int fd;
+
+	fd = open("/proc/self/mem", O_RDWR);
+	if (fd < 0)
+		SKIP(return, "/proc/self/mem: %s", strerror(errno));
+	/* Does this kernel allow FOLL_FORCE writes through /proc/pid/mem? */
+	probe = (uint64_t *)map_area(1);
+	ASSERT_NE(NULL, probe);
+	probe[0] = 1;
+	ASSERT_EQ(0, mprotect(probe, pagesize, PROT_READ));
+	val = 2;
+	ret = pwrite(fd, &val, sizeof(val), (uintptr_t)probe);
+	if (ret < 0 && (errno == EIO || errno == EPERM))
+		SKIP(return, "FOLL_FORCE write to /proc/self/mem refused: %s",
+		     strerror(errno));
+	ASSERT_EQ((ssize_t)sizeof(val), ret);
+	ASSERT_EQ((uint64_t)2, probe[0]);
+	munmap(probe, pagesize);
+
+	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_FORCE, true));
+	ASSERT_EQ(0, mprotect(a, n * pagesize, PROT_READ));
+	prepare_write(_metadata, a, 0, n, pfn, true);
+	ASSERT_EQ(0, read_cnt(&c0));
+	for (i = 0; i < n; i++) {
+		p = a + i * pagesize + MARK_WORD * sizeof(val);
+		val = mark(TAG_FORCE, i);
+		ASSERT_EQ((ssize_t)sizeof(val),
+			  pwrite(fd, &val, sizeof(val), (uintptr_t)p))
+			TH_LOG("page %zu: %s", i, strerror(errno));
+	}
+	ASSERT_EQ(0, read_cnt(&c1));
+	check_outcome(_metadata, "FOLL_FORCE", a, 0, n, TAG_FORCE, true, pfn,
+		      &c0, &c1, true);
+
+	for (i = 0; i < n; i++) {
+		p = a + i * pagesize + MARK_WORD * sizeof(val);
+		val = pat(TAG_FORCE, i, MARK_WORD);
+		ASSERT_EQ((ssize_t)sizeof(val),
+			  pwrite(fd, &val, sizeof(val), (uintptr_t)p));
+	}
+	ASSERT_EQ(0, read_cnt(&c2));
+	survey(pagemap_fd, a, n, TAG_FORCE, false, pfn, &r);
+	EXPECT_EQ(0, r.bad) TH_LOG("second FOLL_FORCE write: wrong data");
+	EXPECT_EQ((long)n, r.same) TH_LOG("second FOLL_FORCE write moved pages");
+	EXPECT_EQ(0, c2.reuse - c1.reuse);
+	EXPECT_EQ(0, c2.cow - c1.cow);
+	close(fd);
+	munmap(a, n * pagesize);
+}
+
+/*
+ * MADV_COLLAPSE over a PMD-aligned range of reused pages: they are ordinary
+ * exclusive anon pages now, so the collapse into a THP succeeds, the data
+ * stays intact and no KSM event happens (the collapse copies without a
+ * fault).
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, madv_collapse_over_reused, 600)
+{
+	struct ksm_cnt c0, c1;
+	size_t n, len, i, hsize;
+	unsigned long *pfn;
+	struct twin x, y;
+	long thp = 0;
+	char val[32], *raw, *a, *b;
+	int ret;
+
+	if (read_str("/sys/kernel/mm/transparent_hugepage/enabled", val,
+		     sizeof(val)))
+		SKIP(return, "no THP (/sys/kernel/mm/transparent_hugepage/enabled)");
+	if (!strcmp(val, "never"))
+		SKIP(return, "THP enabled=never");
+	hsize = read_long("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
+	if ((long)hsize <= 0)
+		SKIP(return, "hpage_pmd_size unreadable");
+	n = hsize / pagesize;
+	len = hsize;
+	pfn = calloc(n, sizeof(*pfn));
+	ASSERT_NE(NULL, pfn);
+
+	/* A PMD-aligned range, order-0 pages only until the collapse. */
+	raw = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, raw);
+	a = (char *)(((uintptr_t)raw + len - 1) & ~(uintptr_t)(len - 1));
+	if (a > raw)
+		munmap(raw, a - raw);
+	munmap(a + len, raw + len - a);
+	ASSERT_EQ(0, madvise(a, len, MADV_NOHUGEPAGE));
+	b = map_area(n);
+	ASSERT_NE(NULL, b);
+	fill(a, n, TAG_COLLAPSE);
+	fill(b, n, TAG_COLLAPSE);
+	ASSERT_EQ(0, madvise(a, len, MADV_MERGEABLE));
+	ASSERT_EQ(0, madvise(b, len, MADV_MERGEABLE));
+	x = (struct twin){ pagemap_fd, a };
+	y = (struct twin){ pagemap_fd, b };
+	ASSERT_EQ(0, ksm_scan(2, &x, &y, n));
+	munmap(b, len);
+	write_and_check(_metadata, "before collapse", a, 0, n, TAG_COLLAPSE,
+			pfn, true);
+
+	/* VM_NOHUGEPAGE would refuse the collapse. */
+	ASSERT_EQ(0, madvise(a, len, MADV_HUGEPAGE));
+	ASSERT_EQ(0, drain_lru());
+	ASSERT_EQ(0, read_cnt(&c0));
+	ret = madvise(a, len, MADV_COLLAPSE);
+	if (ret && errno == EINVAL)
+		SKIP(return, "MADV_COLLAPSE: EINVAL (not supported here)");
+	if (ret && errno == ENOMEM)
+		SKIP(return, "MADV_COLLAPSE: no huge page could be allocated");
+	ASSERT_EQ(0, ret) TH_LOG("MADV_COLLAPSE: %s", strerror(errno));
+	ASSERT_EQ(0, read_cnt(&c1));
+	for (i = 0; i < n; i++)
+		thp += !!(pg_info(pagemap_fd, a + i * pagesize).kpf &
+			  KWR_KPF_THP);
+	EXPECT_EQ((long)n, thp) TH_LOG("pages not in a THP after MADV_COLLAPSE");
+	EXPECT_EQ(0, bad_pages(a, 0, n, TAG_COLLAPSE, true))
+		TH_LOG("data changed by the collapse");
+	EXPECT_EQ(0, c1.reuse - c0.reuse) TH_LOG("ksm_wp_reuse delta");
+	EXPECT_EQ(0, c1.cow - c0.cow) TH_LOG("cow_ksm delta");
+	free(pfn);
+	munmap(a, len);
+}
+
+/*
+ * MADV_SOFT_OFFLINE on a single-mapped KSM page migrates it
+ * (soft_offline_in_use_page() -> migrate_pages()): the new folio takes
+ * over the stable node (folio_migrate_ksm()), so it is a KSM page at a new
+ * PFN, still mapped once, with the same data. A write then reuses the new
+ * folio. Each run poisons @n pages of the test machine (a VM).
+ */
+TEST_F_TIMEOUT(ksm_wp_reuse, soft_offline_then_write, 300)
+{
+	const size_t n = 2;
+	unsigned long old[2], pfn[2];
+	long moved = 0;
+	char *a, *b;
+	size_t i;
+	int ret;
+
+	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_SOFTOFF, true));
+	for (i = 0; i < n; i++)
+		old[i] = pg_info(pagemap_fd, a + i * pagesize).pfn;
+	/* isolate_folio_to_list() needs the folio on an LRU list. */
+	ASSERT_EQ(0, drain_lru());
+	ret = madvise(a, n * pagesize, MADV_SOFT_OFFLINE);
+	if (ret && (errno == EINVAL || errno == EPERM || errno == EOPNOTSUPP))
+		SKIP(return, "MADV_SOFT_OFFLINE: %s (no CONFIG_MEMORY_FAILURE?)",
+		     strerror(errno));
+	ASSERT_EQ(0, ret) TH_LOG("MADV_SOFT_OFFLINE: %s", strerror(errno));
+	for (i = 0; i < n; i++) {
+		struct pg pg = pg_info(pagemap_fd, a + i * pagesize);
+
+		moved += pg.pfn && pg.pfn != old[i];
+	}
+	EXPECT_EQ((long)n, moved) TH_LOG("soft offline did not migrate the pages");
+	EXPECT_EQ(0, bad_pages(a, 0, n, TAG_SOFTOFF, false))
+		TH_LOG("data changed by soft offline");
+	/* prepare_write() checks: still KSM, still mapped once. */
+	write_and_check(_metadata, "after soft offline", a, 0, n, TAG_SOFTOFF,
+			pfn, true);
+	for (i = 0; i < n; i++)
+		EXPECT_NE(old[i], pfn[i]);
+	munmap(a, n * pagesize);
 }
 
 TEST_HARNESS_MAIN

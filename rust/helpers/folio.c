@@ -5,7 +5,6 @@
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/page_ref.h>
-#include "../../mm/internal.h"	/* lru_add_drain() */
 
 __rust_helper struct folio *rust_helper_folio_alloc(gfp_t gfp, unsigned int order)
 {
@@ -42,6 +41,11 @@ __rust_helper void rust_helper_folio_ref_unfreeze(struct folio *folio, int count
 	folio_ref_unfreeze(folio, count);
 }
 
+__rust_helper int rust_helper_folio_mapcount(const struct folio *folio)
+{
+	return folio_mapcount(folio);
+}
+
 __rust_helper bool rust_helper_folio_test_ksm(const struct folio *folio)
 {
 	return folio_test_ksm(folio);
@@ -50,11 +54,6 @@ __rust_helper bool rust_helper_folio_test_ksm(const struct folio *folio)
 __rust_helper bool rust_helper_folio_test_swapcache(const struct folio *folio)
 {
 	return folio_test_swapcache(folio);
-}
-
-__rust_helper bool rust_helper_folio_test_lru(const struct folio *folio)
-{
-	return folio_test_lru(folio);
 }
 
 __rust_helper bool rust_helper_folio_test_large(const struct folio *folio)
@@ -72,15 +71,10 @@ __rust_helper bool rust_helper_folio_trylock(struct folio *folio)
 	return folio_trylock(folio);
 }
 
-__rust_helper void rust_helper_folio_lock(struct folio *folio)
+__rust_helper bool rust_helper_mm_match_folio_memcg(struct mm_struct *mm,
+						    struct folio *folio)
 {
-	folio_lock(folio);
-}
-
-__rust_helper bool rust_helper_folio_memcg_charged_to_mm(struct folio *folio,
-							 struct mm_struct *mm)
-{
-	return folio_memcg_charged_to_mm(folio, mm);
+	return mm_match_folio_memcg(mm, folio);
 }
 
 __rust_helper struct ksm_stable_node *rust_helper_folio_stable_node(const struct folio *folio)
@@ -92,9 +86,4 @@ __rust_helper pgoff_t rust_helper_linear_anon_page_index(const struct vm_area_st
 							 unsigned long address)
 {
 	return linear_anon_page_index(vma, address);
-}
-
-__rust_helper void rust_helper_lru_add_drain(void)
-{
-	lru_add_drain();
 }

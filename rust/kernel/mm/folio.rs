@@ -4,14 +4,15 @@
 //!
 //! A [`Folio`] is borrowed from a C caller, or owned as [`ARef<Folio>`] (a reference, as from
 //! [`Folio::alloc`]). [`Folio::trylock`] takes the folio lock as a [`FolioLockGuard`], which
-//! unlocks on drop; operations that need the lock are only reachable from the guard.
+//! unlocks on drop; operations that need the lock are only reachable from the guard (see
+//! [`crate::mm::ksm::StableKsmFolio`]).
 //!
 //! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h)
 
 use crate::{
     alloc::{AllocError, Flags},
     bindings,
-    mm::{fault::WpFault, Mm},
+    mm::Mm,
     sync::aref::{ARef, AlwaysRefCounted},
     types::{NotThreadSafe, Opaque},
 };
@@ -21,8 +22,11 @@ use core::{ops::Deref, ptr::NonNull};
 ///
 /// # Invariants
 ///
-/// The folio is valid (allocated, not freed) for as long as a `&Folio` exists: it is borrowed
-/// from a caller that holds it (a mapping under the PTE lock, or a reference).
+/// The folio is valid (allocated, not freed) and its reference count is non-zero for as long as
+/// a `&Folio` exists: it is borrowed from a caller that holds a reference, or a mapping (which
+/// holds one) under the PTE lock. The one exception is inside
+/// [`crate::mm::ksm::StableKsmFolio::freeze_and_move_anon_rmap`], which freezes the count at zero
+/// and unfreezes it before it returns, calling nothing that takes a reference in between.
 #[repr(transparent)]
 pub struct Folio(Opaque<bindings::folio>);
 
@@ -90,6 +94,13 @@ impl Folio {
         unsafe { bindings::folio_ref_count(self.as_ptr()) }
     }
 
+    /// Returns how many page table entries map the folio.
+    #[inline]
+    pub fn mapcount(&self) -> i32 {
+        // SAFETY: By the type invariants, the folio is valid.
+        unsafe { bindings::folio_mapcount(self.as_ptr()) }
+    }
+
     /// Returns whether this is a KSM folio (merged by ksmd, mapped read-only by all sharers).
     #[inline]
     pub fn test_ksm(&self) -> bool {
@@ -102,13 +113,6 @@ impl Folio {
     pub fn test_swapcache(&self) -> bool {
         // SAFETY: By the type invariants, the folio is valid.
         unsafe { bindings::folio_test_swapcache(self.as_ptr()) }
-    }
-
-    /// Returns whether the folio is on an LRU list (and so in no CPU's LRU batch for addition).
-    #[inline]
-    pub fn test_lru(&self) -> bool {
-        // SAFETY: By the type invariants, the folio is valid.
-        unsafe { bindings::folio_test_lru(self.as_ptr()) }
     }
 
     /// Returns whether the folio has more than one page.
@@ -134,13 +138,34 @@ impl Folio {
         !unsafe { bindings::folio_stable_node(self.as_ptr()) }.is_null()
     }
 
-    /// Returns whether the folio is charged to the memory cgroup that a fault by `mm` would
-    /// charge (always true when memory cgroups are disabled).
+    /// Returns whether the folio is charged to the memory cgroup of `mm` or to an ancestor of it
+    /// (always true when memory cgroups are disabled): a folio of a removed cgroup is charged to
+    /// its parent.
     #[inline]
-    pub fn charged_to(&self, mm: &Mm) -> bool {
+    pub fn memcg_matches(&self, mm: &Mm) -> bool {
         // SAFETY: By the type invariants, the folio is valid; `mm` is valid since it is a
-        // reference, and the helper reads `mm->owner` under RCU.
-        unsafe { bindings::folio_memcg_charged_to_mm(self.as_ptr(), mm.as_raw()) }
+        // reference, and the helper reads `mm->owner` and the folio's memcg under RCU.
+        unsafe { bindings::mm_match_folio_memcg(mm.as_raw(), self.as_ptr()) }
+    }
+
+    /// Sets the folio's index, its page offset as rmap walks compute it.
+    ///
+    /// # Safety
+    ///
+    /// Nobody else may read or write the index meanwhile: the caller holds the folio lock and
+    /// has frozen its reference count.
+    #[inline]
+    pub(crate) unsafe fn set_index(&self, index: usize) {
+        // SAFETY: By the type invariants, the folio is valid; the caller excludes other
+        // accesses. `index` is a field of the folio's first page, behind bindgen's anonymous
+        // unions.
+        unsafe {
+            (*self.as_ptr())
+                .__bindgen_anon_1
+                .__bindgen_anon_1
+                .__bindgen_anon_2
+                .index = index
+        };
     }
 
     /// Tries to take the folio lock without sleeping.
@@ -172,27 +197,6 @@ impl Folio {
             None
         }
     }
-
-    /// Takes the folio lock, sleeping until it is free.
-    #[inline]
-    pub fn lock(&self) -> FolioLockGuard<'_> {
-        // SAFETY: By the type invariants, the folio is valid.
-        unsafe { bindings::folio_lock(self.as_ptr()) };
-        // INVARIANT: We just took the folio lock.
-        FolioLockGuard {
-            folio: self,
-            _nts: NotThreadSafe,
-        }
-    }
-}
-
-/// Drains this CPU's LRU batches, dropping the references that folios waiting in them hold.
-///
-/// Does not sleep: it may be called under a spinlock such as the PTE lock.
-#[inline]
-pub fn lru_add_drain() {
-    // SAFETY: Always safe to call.
-    unsafe { bindings::lru_add_drain() };
 }
 
 /// A locked folio; unlocks it when dropped.
@@ -224,52 +228,6 @@ impl Drop for FolioLockGuard<'_> {
     }
 }
 
-impl FolioLockGuard<'_> {
-    /// Makes the folio that `fault` maps the faulting VMA's own anonymous folio again, if the
-    /// faulting mapping holds the only reference to it.
-    ///
-    /// Freezes the reference count at 1 (fails, changing nothing, if anyone else holds a
-    /// reference: a GUP pin, KSM's lookup, migration), then moves the anon rmap to the VMA, sets
-    /// the index to the anon page offset of the faulting address, and unfreezes. These steps are
-    /// one operation: once the count was frozen, KSM's lookup may have taken this folio's stable
-    /// node for stale and freed it, so the folio must not keep pointing at it. Nothing of the
-    /// stable node may be touched after this returns `true`.
-    ///
-    /// Returns `false`, with nothing changed, if the folio is not the one `fault` maps or the
-    /// freeze failed.
-    #[inline]
-    pub fn freeze_and_move_anon_rmap(&self, fault: &WpFault<'_>) -> bool {
-        let folio = self.folio.as_ptr();
-        if folio != fault.folio().as_ptr() {
-            return false;
-        }
-        let vma = fault.vma().as_ptr();
-        // SAFETY: `vma` is the faulting VMA, valid under the locks `WpFault` holds.
-        let index = unsafe { bindings::linear_anon_page_index(vma, fault.address()) };
-        // SAFETY: By the type invariants, the folio is valid and locked.
-        if !unsafe { bindings::folio_ref_freeze(folio, 1) } {
-            return false;
-        }
-        // From here on there is no way back (see above): no early return until unfrozen.
-        //
-        // SAFETY: The folio is locked and frozen, so nobody else can look it up or map it. It is
-        // mapped by `vma` at the faulting address, whose page table lock is held (invariants of
-        // `WpFault`), and `vma` has an anon_vma since it maps an anonymous folio.
-        unsafe { bindings::folio_move_anon_rmap(folio, vma) };
-        // SAFETY: The folio is locked and frozen: nobody else reads or writes its index now.
-        unsafe {
-            (*folio)
-                .__bindgen_anon_1
-                .__bindgen_anon_1
-                .__bindgen_anon_2
-                .index = index
-        };
-        // SAFETY: We froze the count at 1 above.
-        unsafe { bindings::folio_ref_unfreeze(folio, 1) };
-        true
-    }
-}
-
 #[macros::kunit_tests(rust_mm_folio)]
 mod tests {
     use super::*;
@@ -280,10 +238,10 @@ mod tests {
         let folio = Folio::alloc(GFP_KERNEL, 0)?;
         assert!(!folio.test_ksm());
         assert!(!folio.test_swapcache());
-        assert!(!folio.test_lru());
         assert!(!folio.test_large());
         assert!(!folio.test_locked());
         assert!(!folio.has_stable_node());
+        assert_eq!(folio.mapcount(), 0);
         assert!(folio.pfn() != 0);
 
         let large = Folio::alloc(GFP_KERNEL, 2)?;
@@ -317,10 +275,6 @@ mod tests {
             assert!(folio.trylock().is_none());
             assert!(folio.test_locked());
         }
-        assert!(!folio.test_locked());
-        let guard = folio.lock();
-        assert!(guard.test_locked());
-        drop(guard);
         assert!(!folio.test_locked());
         assert!(folio.trylock().is_some());
         assert!(!folio.test_locked());
