@@ -5,20 +5,23 @@
 # lives in $(CACHE_DIR), outside this clone.
 #
 # Variables: KERNEL_SRC=/path/to/linux-7.3 (default: Debian's linux-source-7.3)
-#            VM_ACCEL=auto|kvm|tcg, CACHE_DIR=..., DEMO_ARGS="-n 4096"
+#            VM_ACCEL=auto|kvm|tcg, CACHE_DIR=..., DEMO_ARGS="-n 4096",
+#            KERNEL=test|bench (make run)
 
 S := scripts
-export KERNEL_SRC VM_ACCEL CACHE_DIR DURATION SEED MIX REUSE_TARGET WP_FLIP_MS STRESS_KERNEL
+export KERNEL_SRC VM_ACCEL CACHE_DIR DURATION SEED MIX REUSE_TARGET WP_FLIP_MS FLIP_STORM STRESS_KERNEL
+export BASE_CONFIG PACKAGE_KERNEL
 
-.PHONY: help run test setup tree overlay config kernel selftests bench stress patches check bisect shell clean distclean
+.PHONY: help run test setup tree overlay config kernel selftests bench stress package patches check bisect shell clean distclean
 
 help:
 	@sed -n 's/^## //p' README.md 2>/dev/null || true
-	@echo "targets: run test setup tree overlay config kernel selftests bench stress patches check bisect shell clean distclean"
+	@echo "targets: run test setup tree overlay config kernel selftests bench stress package patches check bisect shell clean distclean"
 
-## make run    build everything missing, boot the kernel, run the demo
-run: kernel
-	$(S)/demo.sh $(DEMO_ARGS)
+## make run    build everything missing, boot the kernel, run the demo (KERNEL=bench: no debug options)
+run: tree
+	$(S)/overlay.sh
+	KERNEL=$(KERNEL) $(S)/demo.sh $(DEMO_ARGS)
 
 ## make test   everything CI runs; last line "N passed, N failed, N skipped"
 test: selftests
@@ -46,15 +49,21 @@ kernel: config
 ## make selftests  build the mm kselftests (with ksm_wp_reuse) against the kernel
 selftests: kernel
 	$(S)/build.sh kselftest-all TARGETS=mm
+	$(S)/build.sh probe
 
 ## make bench  the numbers: reuse vs copy vs the anon floor, perf, churn (bench kernel)
 bench: tree
 	$(S)/overlay.sh
 	$(S)/bench.sh
 
-## make stress  DURATION=300 SEED=n MIX=hostile|reuse REUSE_TARGET=n WP_FLIP_MS=n STRESS_KERNEL=test|bench|kcsan: the stress run
+## make stress  DURATION=300 SEED=n MIX=hostile|reuse REUSE_TARGET=n WP_FLIP_MS=n FLIP_STORM=1 STRESS_KERNEL=test|bench|kcsan: the stress run
 stress: selftests
 	$(S)/stress.sh
+
+## make package  Debian packages of the kernel (bindeb-pkg) from BASE_CONFIG=<.config>; PACKAGE_KERNEL=test: the test kernel
+package: tree
+	$(S)/overlay.sh
+	$(S)/package.sh
 
 ## make patches  the git-am-able series against Linux 7.3, in series/
 patches: overlay

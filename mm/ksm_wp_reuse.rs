@@ -8,7 +8,7 @@
 
 use kernel::mm::{
     fault::WpFault,
-    ksm::{StableKsmFolio, WpReuse},
+    ksm::{wp_reuse_result, Reused, StableKsmFolio, WpRefusal},
 };
 use kernel::prelude::*;
 
@@ -17,28 +17,30 @@ use kernel::prelude::*;
 ///
 /// The checks before the folio lock fail fast, the cheapest and most common refusal first; the
 /// folio's state that only changes under the lock is checked again under it.
-fn reuse(fault: &WpFault<'_>) -> Result<(), WpReuse> {
+fn reuse(fault: &WpFault<'_>) -> Result<Reused, WpRefusal> {
     let folio = fault.folio();
 
     if folio.mapcount() != 1 {
         // Another page table maps the page: the copy is correct, not a lost reuse.
-        return Err(WpReuse::Mapped);
+        return Err(WpRefusal::Mapped);
     }
     if folio.test_swapcache() {
         // The swap slot still refers to the folio; reuse would leave it behind.
-        return Err(WpReuse::Swapcache);
+        return Err(WpRefusal::Swapcache);
     }
     if !folio.has_stable_node() {
         // ksmd is linking the folio into the stable tree right now.
-        return Err(WpReuse::NoStableNode);
+        return Err(WpRefusal::NoStableNode);
     }
     if !folio.memcg_matches(fault.vma().mm()) {
         // Charged to a sibling or other live cgroup: reuse would bill that tenant for the
         // faulting process's private memory, the copy is charged to the faulting process. A
-        // folio of a removed cgroup is charged to its parent, which matches. Checked once: a
-        // folio only moves to a removed cgroup's parent, and our own cgroup and its ancestors
-        // cannot be removed while we are in them, so a race can only make us copy.
-        return Err(WpReuse::Memcg);
+        // folio of a removed cgroup is charged to its parent, which matches when the parent is
+        // our cgroup or an ancestor of it. Checked once, not again under the folio lock, which
+        // reparenting does not take: a folio only moves to a removed cgroup's parent, and ours
+        // and its ancestors cannot be removed while we are in them. Moving the task to another
+        // cgroup meanwhile moves no charge: the folio stays billed where it was.
+        return Err(WpRefusal::Memcg);
     }
 
     // Our mapping holds one reference. One more may be this CPU's LRU batch: ksmd marks every
@@ -47,22 +49,19 @@ fn reuse(fault: &WpFault<'_>) -> Result<(), WpReuse> {
     let refs = folio.ref_count();
     if refs != 1 {
         if refs != 2 {
-            return Err(WpReuse::Refcount);
+            return Err(WpRefusal::Refcount);
         }
         fault.drain_lru_batches();
         if folio.ref_count() != 1 {
-            return Err(WpReuse::Refcount);
+            return Err(WpRefusal::Refcount);
         }
     }
 
-    let locked = folio.trylock().ok_or(WpReuse::Trylock)?;
+    let locked = folio.trylock().ok_or(WpRefusal::Trylock)?;
     let stable = StableKsmFolio::new(&locked)?;
     // KSM's lookup (ksm_get_folio()) peeks at the folio without a reference: the frozen count
     // tells it the stable node is stale, so it frees the node rather than hand the folio out.
-    if !stable.freeze_and_move_anon_rmap(fault) {
-        return Err(WpReuse::Freeze);
-    }
-    Ok(())
+    stable.freeze_and_move_anon_rmap(fault)
 }
 
 /// Called by `do_wp_page()` for a KSM folio; returns a `enum ksm_wp_reuse_result`.
@@ -80,8 +79,5 @@ pub unsafe extern "C" fn ksm_wp_reuse_folio(
 ) -> u32 {
     // SAFETY: The caller's guarantees are those of `WpFault::from_raw`.
     let fault = unsafe { WpFault::from_raw(vmf, folio) };
-    match reuse(&fault) {
-        Ok(()) => WpReuse::Reused.into(),
-        Err(refusal) => refusal.into(),
-    }
+    wp_reuse_result(reuse(&fault))
 }

@@ -1,10 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Build the kernel (O= build directory under the cache), showing progress.
-# Extra arguments are make targets (default: all).
+# Extra arguments are make targets (default: all); "probe" builds the
+# project's out-of-tree module (the top-level Kbuild) against this kernel.
 . "$(dirname "$0")/lib.sh"
 
 targets=("${@:-all}")
+[ "${targets[*]}" = probe ] && targets=(M="$PROJECT_DIR" MO="$(probe_dir)" modules)
 # The mm selftests probe for liburing once and cache the answer in the source
 # tree; probe again so a library installed since is used.
 case " ${targets[*]} " in

@@ -4,22 +4,25 @@
 #  - shellcheck on the project's scripts;
 #  - scripts/checkpatch.pl --strict on every patch of the series (make
 #    patches), failing on errors and warnings but for the known idioms below;
-#  - git am of the series on a clean upstream checkout gives the tested tree
-#    (less the overlay-only probe);
+#  - git am of the series on a clean upstream checkout gives the tested tree;
 #  - make bisect built every commit of this very series (it takes too long
 #    to run here: its committed record, patches/bisect.ok, must match);
-#  - make rustfmtcheck;
-#  - a CLIPPY=1 build of the Rust code (kernel crate, the decision, samples)
-#    and make rustdoc, in their own build directory ($KOUT-check);
+#  - make rustfmtcheck, and rustfmt on the probe module (probe/);
+#  - a CLIPPY=1 build of the Rust code (kernel crate, the decision, the
+#    probe module) and make rustdoc, in their own build directory
+#    ($KOUT-check);
 #  - mm/ still compiles with CONFIG_KSM_WP_REUSE=n and with CONFIG_RUST=n
 #    (build directories $KOUT-noreuse, $KOUT-norust).
 . "$(dirname "$0")/lib.sh"
 set +e
 
 # checkpatch types that are the kernel's own idioms here, not defects: the
-# EM()/EMe() tables of trace headers (and their CamelCase), commit ids of history checkpatch cannot
-# see without the upstream git history, MAINTAINERS (the series does not claim
-# maintainership), and user-space types in the selftest and sample.
+# EM()/EMe() tables of trace headers (and their CamelCase), commit ids of
+# history checkpatch cannot see without the upstream git history,
+# MAINTAINERS for the selftest and sample patches (their new files fall under
+# the mm selftests' and samples' entries; the kernel code's files are added
+# to the KSM and MM Rust sections by the patches that add them), and
+# user-space types in the selftest and sample.
 CHECKPATCH_IGNORE=CAMELCASE,COMPLEX_MACRO,MACRO_ARG_UNUSED,TRAILING_SEMICOLON,UNKNOWN_COMMIT_ID,FILE_PATH_CHANGES,PREFER_DEFINED_ATTRIBUTE_MACRO,VOLATILE,CONFIG_DESCRIPTION,OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT,BIT_MACRO,PREFER_KERNEL_TYPES,PREFER_FALLTHROUGH
 
 n=0
@@ -61,10 +64,9 @@ checkpatch_series() {
 }
 
 # git am of the series on a clean checkout of upstream gives the series'
-# tree, and that differs from the tree make test tests only in the files of
-# the overlay-only patches.
+# tree, which is the tree make test tests.
 git_am_series() {
-	local wt=$CACHE_DIR/am-tree only p f
+	local wt=$CACHE_DIR/am-tree
 	[ -d "$wt" ] || git -C "$KTREE" worktree add -q --detach "$wt" upstream || return 1
 	git -C "$wt" am --abort >/dev/null 2>&1
 	git -C "$wt" checkout -q -f --detach upstream || return 1
@@ -74,13 +76,12 @@ git_am_series() {
 		echo "git am gave another tree than make patches"
 		return 1
 	}
-	only=$(for p in "$PROJECT_DIR"/patches/*.patch; do
-		grep -qx 'Overlay-only: yes' "$p" || continue
-		sed -n 's,^diff --git a/\([^ ]*\) .*,\1,p' "$p"
-		sed -n 's/^Files://p' "$p" | tr ' ' '\n'
-	done | sort -u)
-	for f in $(git -C "$KTREE" diff --name-only series overlay); do
-		grep -qx "$f" <<<"$only" || { echo "$f differs between the series and the overlay"; return 1; }
+	[ "$(git -C "$KTREE" rev-parse 'series^{tree}')" = "$(git -C "$KTREE" rev-parse 'overlay^{tree}')" ] || {
+		git -C "$KTREE" diff --stat series overlay
+		echo "the series and the overlay differ (above): a project file in no patch's Files: line?"
+		return 1
+	}
+}
 	done
 }
 
@@ -121,12 +122,13 @@ rust_off() {
 }
 
 # The project's Rust files: a warning located in one of them is ours.
-OUR_RUST='(mm/ksm_wp_reuse|rust/kernel/mm/(folio|fault|ksm)|samples/rust/rust_overlay_probe)\.rs'
+OUR_RUST='(mm/ksm_wp_reuse|rust/kernel/mm/(folio|fault|ksm)|probe/ksm_wp_reuse_probe)\.rs'
 
 clippy_rustdoc() {
 	local out
 	variant check "CONFIG_RUST=y" || return 1
-	out=$(kmake_dir "$KOUT-check" CLIPPY=1 rust/ mm/ksm_wp_reuse.o samples/rust/ 2>&1) || {
+	out=$({ kmake_dir "$KOUT-check" CLIPPY=1 rust/ mm/ksm_wp_reuse.o &&
+		kmake_dir "$KOUT-check" CLIPPY=1 M="$PROJECT_DIR" MO="$KOUT-check-probe" modules; } 2>&1) || {
 		printf '%s\n' "$out"
 		return 1
 	}
@@ -140,6 +142,12 @@ clippy_rustdoc() {
 
 kmake_dir() { local dir=$1; shift; KOUT=$dir kmake "$@"; }
 
+# The in-tree Rust code, and the out-of-tree probe with the kernel's rules.
+rustfmt_all() {
+	kmake rustfmtcheck &&
+		rustfmt --check --edition 2021 --config-path "$KTREE/.rustfmt.toml" "$PROJECT_DIR"/probe/*.rs
+}
+
 rust_env
 echo "TAP version 13"
 echo "1..8"
@@ -147,7 +155,7 @@ result "shellcheck: the project's scripts" shellcheck -x "$PROJECT_DIR"/scripts/
 result "checkpatch --strict: every patch of the series" checkpatch_series
 result "git am: the series applies to a clean tree and gives what make test tests" git_am_series
 bisect_record
-result "make rustfmtcheck" kmake rustfmtcheck
+result "make rustfmtcheck, and rustfmt on the probe module" rustfmt_all
 result "CLIPPY=1 build of the Rust code without warnings; make rustdoc" clippy_rustdoc
 result "mm/ builds with CONFIG_KSM_WP_REUSE=n (no Rust object)" reuse_off
 result "mm/ builds with CONFIG_RUST=n (feature gone)" rust_off

@@ -4,7 +4,9 @@
 # .config.fragment and the mm selftests' own config merged with the kernel's
 # merge_config.sh, then olddefconfig. Every option of .config.fragment must
 # hold its value in the result. Skipped when no input changed, so an
-# unchanged tree rebuilds nothing.
+# unchanged tree rebuilds nothing. The package flavour (make package) starts
+# from BASE_CONFIG instead, with package/config.fragment and the bench
+# fragment (no debug options) over it.
 . "$(dirname "$0")/lib.sh"
 rust_env
 
@@ -13,14 +15,20 @@ rust_env
 # bench (no debug options) or kcsan (test plus KCSAN).
 fragments=("$PROJECT_DIR/.config.fragment" "$KTREE/tools/testing/selftests/mm/config")
 checked=("$PROJECT_DIR/.config.fragment")
+base=
 case $KBUILD_CONFIG in
 test) ;;
 bench | kcsan) fragments+=("$PROJECT_DIR/$KBUILD_CONFIG/config.fragment"); checked+=("$PROJECT_DIR/$KBUILD_CONFIG/config.fragment") ;;
-*) die "KBUILD_CONFIG=$KBUILD_CONFIG: use test, bench or kcsan" ;;
+package)
+	base=${BASE_CONFIG:-} # empty: virtme-ng's defconfig
+	fragments=("$PROJECT_DIR/package/config.fragment" "$PROJECT_DIR/bench/config.fragment")
+	checked=("$PROJECT_DIR/package/config.fragment")
+	;;
+*) die "KBUILD_CONFIG=$KBUILD_CONFIG: use test, bench, kcsan or package" ;;
 esac
 for f in ${EXTRA_FRAGMENTS:-}; do fragments+=("$f"); checked+=("$f"); done
 
-inputs=$(cat "${fragments[@]}" "$KTREE/.git/ksm-wp-source"; git -C "$KTREE" rev-parse HEAD; echo "$KBUILD_CONFIG")
+inputs=$(cat ${base:+"$base"} "${fragments[@]}" "$KTREE/.git/ksm-wp-source"; git -C "$KTREE" rev-parse HEAD; echo "$KBUILD_CONFIG")
 hash=$(printf '%s\n' "$inputs" | sha1sum | cut -c1-40)
 if [ -f "$KOUT/.config" ] && [ "$(cat "$KOUT/.ksm-wp-config-hash" 2>/dev/null)" = "$hash" ]; then
 	info "config: up to date ($KOUT/.config)"
@@ -34,8 +42,13 @@ if ! make -s -C "$KTREE" O="$KOUT" rustavailable >"$KOUT/rustavailable.log" 2>&1
 	die "the Rust toolchain is not usable for this kernel (above): run 'make setup' to install rust-src, bindgen and libclang"
 fi
 rm -f "$KOUT/.ksm-wp-config-hash"
-(cd "$KTREE" && virtme-configkernel --defconfig O="$KOUT" >"$KOUT/config.log" 2>&1) ||
-	die "virtme-configkernel --defconfig failed: see $KOUT/config.log"
+if [ -n "$base" ]; then
+	cp "$base" "$KOUT/.config"
+	: >"$KOUT/config.log"
+else
+	(cd "$KTREE" && virtme-configkernel --defconfig O="$KOUT" >"$KOUT/config.log" 2>&1) ||
+		die "virtme-configkernel --defconfig failed: see $KOUT/config.log"
+fi
 "$KTREE/scripts/kconfig/merge_config.sh" -m -O "$KOUT" "$KOUT/.config" "${fragments[@]}" >>"$KOUT/config.log" 2>&1 ||
 	die "merge_config.sh failed: see $KOUT/config.log"
 make -C "$KTREE" O="$KOUT" olddefconfig >>"$KOUT/config.log" 2>&1 ||

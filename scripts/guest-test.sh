@@ -55,12 +55,36 @@ dmesg_clean() {
 	fi
 }
 
+# With STRESS_FLIP_STORM set, a shell loop on CPU 1 flips wp_reuse as fast as
+# it can while the stress runs; the stress's own flips go on as well.
+flip_storm() { # flip_storm SECONDS: until then or SIGTERM; prints the number of flips
+	local end=$((SECONDS + $1)) start=$SECONDS n=0
+	trap 'end=0' TERM
+	while [ $SECONDS -lt $end ]; do
+		echo 0 >/sys/kernel/mm/ksm/wp_reuse || break
+		echo 1 >/sys/kernel/mm/ksm/wp_reuse || break
+		n=$((n + 2))
+	done
+	echo "# flip storm: $n flips of wp_reuse in $((SECONDS - start)) s"
+}
+
 stress_suite() { # stress_suite NAME ARGS...
-	local name=$1
+	local name=$1 secs=${STRESS_SECONDS:-20} storm=
 	shift
-	run_suite "$name" "$MM/ksm_wp_reuse_stress" -d "${STRESS_SECONDS:-20}" -m a \
+	if [ -n "${STRESS_FLIP_STORM:-}" ]; then
+		flip_storm "$secs" >"$OUT/$name-flips.txt" &
+		storm=$!
+		taskset -p -c 1 "$storm" >/dev/null
+	fi
+	run_suite "$name" "$MM/ksm_wp_reuse_stress" -d "$secs" -m a \
 		${STRESS_SEED:+-s "$STRESS_SEED"} ${STRESS_REUSE_TARGET:+-n "$STRESS_REUSE_TARGET"} \
 		${STRESS_WP_FLIP_MS:+-w "$STRESS_WP_FLIP_MS"} "$@"
+	if [ -n "$storm" ]; then
+		kill -TERM "$storm" 2>/dev/null
+		wait "$storm"
+		echo 1 >/sys/kernel/mm/ksm/wp_reuse
+		tee -a "$OUT/$name.log" <"$OUT/$name-flips.txt"
+	fi
 }
 
 "$PROJECT_DIR/scripts/guest-setup.sh"

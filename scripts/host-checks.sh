@@ -30,7 +30,7 @@ expect_error() {
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "TAP version 13"
-echo "1..7"
+echo "1..11"
 
 cd "$PROJECT_DIR" || exit 1
 check "shellcheck: the project's scripts" shellcheck -x scripts/*.sh .ci/run
@@ -64,3 +64,37 @@ expect_error "overlay: a patch that fails is named" "9999-broken.patch does not 
 	"$tmp/project/scripts/overlay.sh"
 check "... and the tree is as it was" \
 	test "$(git -C "$KTREE" rev-parse HEAD)" = "$before" -a -z "$(git -C "$KTREE" status --porcelain -uno)"
+
+# make package: bad input is refused before anything is made.
+expect_error "make package: a BASE_CONFIG that does not exist is refused" "no such file" \
+	env BASE_CONFIG="$tmp/no-such-config" CACHE_DIR="$tmp/pcache" scripts/package.sh
+printf '#\n# Automatically generated file; DO NOT EDIT.\n# Linux/x86_64 6.1.0 Kernel Configuration\n#\nCONFIG_KSM=y\n' >"$tmp/config-6.1"
+expect_error "make package: a BASE_CONFIG that is not a 7.x one is refused" "is not a Linux 7.x configuration" \
+	env BASE_CONFIG="$tmp/config-6.1" CACHE_DIR="$tmp/pcache" scripts/package.sh
+check "... and neither left a build or packages behind" test ! -e "$tmp/pcache/build" -a ! -e "$tmp/pcache/packages"
+
+# Packaging the test kernel (the one the guest boots next) gives a
+# linux-image package whose vmlinuz is that very build: the same bytes as
+# its bzImage, and the release and build number the guest then reports.
+package_test_kernel() {
+	local start release build deb
+	start=$(date +%s)
+	PACKAGE_KERNEL="test" scripts/package.sh || return 1
+	release=$(cat "$KOUT/include/config/kernel.release")
+	build=$(sed -n 's/^#define UTS_VERSION "\(.*\)"$/\1/p' "$KOUT/include/generated/utsversion.h")
+	deb=$(find "$CACHE_DIR/packages/test" -name "linux-image-${release}_*.deb" | head -n 1)
+	[ -n "$deb" ] || { echo "# no linux-image-$release package"; return 1; }
+	dpkg-deb --fsys-tarfile "$deb" | tar -xO "./boot/vmlinuz-$release" >"$tmp/vmlinuz" ||
+		{ echo "# $deb has no ./boot/vmlinuz-$release"; return 1; }
+	cmp -s "$tmp/vmlinuz" "$KOUT/arch/x86/boot/bzImage" ||
+		{ echo "# the packaged vmlinuz is not $KOUT/arch/x86/boot/bzImage"; return 1; }
+	echo "# $(basename "$deb"): $(file -b "$tmp/vmlinuz" | sed 's/, RO-rootFS.*//')"
+	if ! file -b "$tmp/vmlinuz" | grep -qF "version $release " ||
+		! file -b "$tmp/vmlinuz" | grep -qF "$build"; then
+		echo "# its version is not $release $build"
+		return 1
+	fi
+	echo "# packaged in $(($(date +%s) - start)) s"
+}
+check "make package PACKAGE_KERNEL=test: a linux-image .deb of the very test build" package_test_kernel
+

@@ -45,6 +45,9 @@ KTREE=${KTREE:-$CACHE_DIR/trees/$TREE_ID}
 KBUILD_CONFIG=${KBUILD_CONFIG:-test}
 build_dir() { printf '%s\n' "$CACHE_DIR/build/$TREE_ID-$1"; } # build_dir FLAVOUR
 KOUT=${KOUT:-$(build_dir "$KBUILD_CONFIG")}
+# Where the project's out-of-tree module (top-level Kbuild: probe/) is built
+# against the kernel in $KOUT.
+probe_dir() { printf '%s\n' "$KOUT-probe"; }
 
 # Rust toolchain environment for Kbuild.
 rust_env() {

@@ -4,8 +4,7 @@
 # kernel it is laid on (tag "upstream"), one commit per patches/*.patch:
 # that patch's edits to upstream files plus the project files its "Files:"
 # line names, with its header as the commit message, signed off by the
-# identity git has for this repo. Patches marked "Overlay-only: yes" stay
-# out. Output: $PATCHES_OUT (default series/ in the project), cover letter
+# identity git has for this repo. Output: $PATCHES_OUT (default series/ in the project), cover letter
 # from patches/cover-letter.txt.
 . "$(dirname "$0")/lib.sh"
 
@@ -35,7 +34,6 @@ head=$(git rev-parse upstream)
 step "Series against $(cat .git/ksm-wp-source)"
 for p in "$PROJECT_DIR"/patches/*.patch; do
 	header=$(sed '/^---$/q' "$p")
-	grep -qx 'Overlay-only: yes' <<<"$header" && continue
 	subject=$(sed -n 's/^Subject: //p' <<<"$header" | head -1)
 	[ -n "$subject" ] || die "$(basename "$p") has no Subject: line"
 	git apply --cached "$p" || die "$(basename "$p") does not apply on the previous patches"
@@ -49,7 +47,7 @@ for p in "$PROJECT_DIR"/patches/*.patch; do
 	{
 		printf '%s\n' "$subject"
 		# The body: after the Subject line, without our own header lines.
-		sed -e '0,/^Subject: /d' -e '/^---$/,$d' -e '/^Files:/d' -e '/^Overlay-only:/d' <<<"$header" |
+		sed -e '0,/^Subject: /d' -e '/^---$/,$d' -e '/^Files:/d' <<<"$header" |
 			sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
 		printf '\n%s\n' "$signoff"
 	} >"$msg"

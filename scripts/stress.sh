@@ -6,9 +6,10 @@
 #   MIX=reuse            the reuse-heavy mix (merged twin pairs cycled)
 #                        instead of the hostile one
 #   REUSE_TARGET=n       stop the load early once n faults were reused
-#   WP_FLIP_MS=n         mean pause before each flip of wp_reuse (default 800):
-#                        each flip rewrites a jump label, which QEMU TCG
-#                        gets wrong now and then (see README, Stress)
+#   WP_FLIP_MS=n         mean pause before each flip of wp_reuse (default 800)
+#   FLIP_STORM=1         also flip wp_reuse in a shell loop on CPU 1, as fast
+#                        as it goes, for the whole run (faults in flight
+#                        meet every flip; see README, Stress)
 #   STRESS_KERNEL=bench  the benchmark kernel instead (no debug options:
 #                        about 8 times the reuse rate under TCG)
 #   STRESS_KERNEL=kcsan  the test kernel plus KCSAN (kcsan/config.fragment)
@@ -40,13 +41,13 @@ step "Stress, ${MIX:-hostile} mix: ${duration}s on $(cat "$KOUT/include/config/k
 # The guest does not inherit our environment: pass it on the command line.
 VM_OUT=$results VM_TIMEOUT=$((duration + 900)) "$PROJECT_DIR/scripts/vm.sh" \
 	env STRESS_SECONDS="$duration" STRESS_SEED="${SEED:-}" STRESS_REUSE_TARGET="${REUSE_TARGET:-}" \
-	STRESS_WP_FLIP_MS="${WP_FLIP_MS:-}" \
+	STRESS_WP_FLIP_MS="${WP_FLIP_MS:-}" STRESS_FLIP_STORM="${FLIP_STORM:-}" \
 	"$PROJECT_DIR/scripts/guest-test.sh" "$results" "$tests" "$suite" dmesg ||
 	warn "the guest run exited with status $?"
 step "Results"
 if ! "$VENV/bin/python" "$PROJECT_DIR/scripts/count-results.py" "$KTREE" "$results" "$suite" dmesg; then
 	# The program prints its seed first thing, also when none was given.
 	seed=$(sed -n 's/^# seed \([0-9]*\);.*/\1/p' "$results/$suite.log" 2>/dev/null | head -n 1)
-	info "reproduce: make stress MIX=${MIX:-hostile} DURATION=$duration${REUSE_TARGET:+ REUSE_TARGET=$REUSE_TARGET}${WP_FLIP_MS:+ WP_FLIP_MS=$WP_FLIP_MS}${STRESS_KERNEL:+ STRESS_KERNEL=$STRESS_KERNEL} SEED=${seed:-${SEED:-<not printed: see $results>}}"
+	info "reproduce: make stress MIX=${MIX:-hostile} DURATION=$duration${REUSE_TARGET:+ REUSE_TARGET=$REUSE_TARGET}${WP_FLIP_MS:+ WP_FLIP_MS=$WP_FLIP_MS}${FLIP_STORM:+ FLIP_STORM=$FLIP_STORM}${STRESS_KERNEL:+ STRESS_KERNEL=$STRESS_KERNEL} SEED=${seed:-${SEED:-<not printed: see $results>}}"
 	exit 1
 fi

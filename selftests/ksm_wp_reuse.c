@@ -2096,7 +2096,8 @@ static ssize_t write_raw(const char *path, const char *s, size_t len, int *err)
 
 /*
  * The switch takes exactly 0 and 1 (a trailing newline is fine) and refuses
- * anything else with EINVAL, keeping its value. sysfs passes at most
+ * anything else with EINVAL, keeping its value: also what a number parser
+ * would read as 0 or 1 ("+1", "01", "00"). sysfs passes at most
  * PAGE_SIZE bytes to the store function, so longer writes reach it truncated
  * and must be refused all the same. An empty write never reaches the store
  * function (sysfs_kf_write() returns 0 for it), so it returns 0 (EINVAL is
@@ -2105,7 +2106,8 @@ static ssize_t write_raw(const char *path, const char *s, size_t len, int *err)
 TEST_F(ksm_wp_reuse, switch_rejects_bad_values)
 {
 	static const char * const bad[] = {
-		"2", "-1", "abc", "10", "y", "on", "\n",
+		"2", "-1", "abc", "10", "y", "on", "\n", "+1", "01", "00",
+		"1 ",
 	};
 	static const char * const start[] = { "1", "0" };
 	char val[16], *big;

@@ -1522,7 +1522,7 @@ static void chaos_start(void)
 	agents[A_MIGRATE].enabled = env.nr_nodes > 1;
 	agents[A_COMPACT].enabled = env.compact;
 	agents[A_WP_REUSE].enabled = true;
-	/* Each flip rewrites a jump label: fewer of them for long runs under TCG. */
+	/* Each flip is off for a while: -w sets how often, for the mix wanted. */
 	agents[A_WP_REUSE].min_ms = opt.flip_ms / 8;
 	agents[A_WP_REUSE].max_ms = opt.flip_ms * 15 / 8;
 	ph->enabled = true;

@@ -13,6 +13,9 @@ use crate::{
 /// A write-protect fault on a private mapping, as `do_wp_page()` handles it: a write (or an
 /// unshare request) hit a present, read-only PTE that maps [`WpFault::folio`].
 ///
+/// The fault runs in atomic context, with the page table lock held: what is reachable from it
+/// ([`WpFault::vma`] and its mm) must not be asked to sleep or to take that lock again.
+///
 /// # Invariants
 ///
 /// For `'a`: the mmap or VMA read lock of `vma` is held, the page table lock of the faulting PTE

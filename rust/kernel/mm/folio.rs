@@ -4,8 +4,7 @@
 //!
 //! A [`Folio`] is borrowed from a C caller, or owned as [`ARef<Folio>`] (a reference, as from
 //! [`Folio::alloc`]). [`Folio::trylock`] takes the folio lock as a [`FolioLockGuard`], which
-//! unlocks on drop; operations that need the lock are only reachable from the guard (see
-//! [`crate::mm::ksm::StableKsmFolio`]).
+//! unlocks on drop: operations that need the lock are to be reachable from the guard only.
 //!
 //! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h)
 
@@ -22,11 +21,11 @@ use core::{ops::Deref, ptr::NonNull};
 ///
 /// # Invariants
 ///
-/// The folio is valid (allocated, not freed) and its reference count is non-zero for as long as
-/// a `&Folio` exists: it is borrowed from a caller that holds a reference, or a mapping (which
-/// holds one) under the PTE lock. The one exception is inside
-/// [`crate::mm::ksm::StableKsmFolio::freeze_and_move_anon_rmap`], which freezes the count at zero
-/// and unfreezes it before it returns, calling nothing that takes a reference in between.
+/// The folio is valid (allocated, not freed) for as long as a `&Folio` exists: it is borrowed
+/// from a caller that holds a reference, or a mapping (which holds one) under the PTE lock. Its
+/// reference count is non-zero, except while the holder of its only reference has frozen it
+/// (`folio_ref_freeze()`): then only that holder uses its `&Folio`, takes no reference and
+/// unfreezes the count before anyone else can use one.
 #[repr(transparent)]
 pub struct Folio(Opaque<bindings::folio>);
 
@@ -67,7 +66,8 @@ impl Folio {
     /// # Safety
     ///
     /// `ptr` must point to a folio that stays valid for `'a`: the caller holds a reference, or a
-    /// mapping of it that cannot go away (the PTE lock), for that long.
+    /// mapping of it that cannot go away (the PTE lock), for that long. Its reference count must
+    /// not be frozen.
     #[inline]
     pub unsafe fn from_raw<'a>(ptr: *mut bindings::folio) -> &'a Self {
         // SAFETY: `Folio` is a transparent wrapper, and the caller ensures validity for `'a`.
@@ -155,7 +155,7 @@ impl Folio {
     /// Nobody else may read or write the index meanwhile: the caller holds the folio lock and
     /// has frozen its reference count.
     #[inline]
-    pub(crate) unsafe fn set_index(&self, index: usize) {
+    pub unsafe fn set_index(&self, index: usize) {
         // SAFETY: By the type invariants, the folio is valid; the caller excludes other
         // accesses. `index` is a field of the folio's first page, behind bindgen's anonymous
         // unions.

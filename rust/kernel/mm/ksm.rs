@@ -13,13 +13,11 @@ use crate::{
     types::NotThreadSafe,
 };
 
-/// The outcome of a decision on reusing a KSM folio on a write fault, as the
-/// `ksm:ksm_wp_reuse` tracepoint reports it: reused, or the check that refused it.
+/// Why a write fault did not reuse a KSM folio, as the `ksm:ksm_wp_reuse` tracepoint reports
+/// it: the check that refused it. The fault copies the folio then.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WpReuse {
-    /// The folio was made the faulting VMA's own anonymous folio: reuse it.
-    Reused = bindings::ksm_wp_reuse_result_KSM_WP_REUSED,
+pub enum WpRefusal {
     /// Another page table entry maps the folio too: the copy is correct.
     Mapped = bindings::ksm_wp_reuse_result_KSM_WP_MAPPED,
     /// The folio is in the swap cache.
@@ -37,10 +35,19 @@ pub enum WpReuse {
     Freeze = bindings::ksm_wp_reuse_result_KSM_WP_FREEZE,
 }
 
-impl From<WpReuse> for u32 {
-    #[inline]
-    fn from(result: WpReuse) -> u32 {
-        result as u32
+/// Proof that a write fault made a KSM folio the faulting VMA's own anonymous folio: only
+/// [`StableKsmFolio::freeze_and_move_anon_rmap`] makes one.
+#[must_use = "the folio was reused: tell the caller"]
+pub struct Reused(());
+
+/// Returns the outcome of a decision as the `enum ksm_wp_reuse_result` that `do_wp_page()`
+/// acts on: `KSM_WP_REUSED` only with the proof that the folio was reused, since the caller then
+/// marks the page exclusive and maps it writable.
+#[inline]
+pub fn wp_reuse_result(outcome: Result<Reused, WpRefusal>) -> u32 {
+    match outcome {
+        Ok(Reused(())) => bindings::ksm_wp_reuse_result_KSM_WP_REUSED,
+        Err(refusal) => refusal as u32,
     }
 }
 
@@ -63,28 +70,28 @@ impl<'a> StableKsmFolio<'a> {
     /// Checks, under the lock that `locked` holds, that it is a small KSM folio with a stable
     /// node that is not in the swap cache.
     ///
-    /// Fails with [`WpReuse::Swapcache`] for a folio in the swap cache, and with
-    /// [`WpReuse::NoStableNode`] for any other folio: one that is not KSM (or is large, which a
+    /// Fails with [`WpRefusal::Swapcache`] for a folio in the swap cache, and with
+    /// [`WpRefusal::NoStableNode`] for any other folio: one that is not KSM (or is large, which a
     /// KSM folio never is) has no stable node either.
     ///
     /// # Examples
     ///
     /// ```
-    /// use kernel::mm::{folio::Folio, ksm::{StableKsmFolio, WpReuse}};
+    /// use kernel::mm::{folio::Folio, ksm::{StableKsmFolio, WpRefusal}};
     ///
     /// let folio = Folio::alloc(GFP_KERNEL, 0)?;
     /// let locked = folio.trylock().ok_or(EBUSY)?;
-    /// assert!(matches!(StableKsmFolio::new(&locked), Err(WpReuse::NoStableNode)));
+    /// assert!(matches!(StableKsmFolio::new(&locked), Err(WpRefusal::NoStableNode)));
     /// # Ok::<(), Error>(())
     /// ```
     #[inline]
-    pub fn new(locked: &'a FolioLockGuard<'_>) -> Result<Self, WpReuse> {
+    pub fn new(locked: &'a FolioLockGuard<'_>) -> Result<Self, WpRefusal> {
         let folio: &'a Folio = locked;
         if folio.test_swapcache() {
-            return Err(WpReuse::Swapcache);
+            return Err(WpRefusal::Swapcache);
         }
         if folio.test_large() || !folio.has_stable_node() {
-            return Err(WpReuse::NoStableNode);
+            return Err(WpRefusal::NoStableNode);
         }
         // INVARIANT: Checked above, with the folio lock held for `'a` by `locked`.
         Ok(Self {
@@ -100,29 +107,33 @@ impl<'a> StableKsmFolio<'a> {
     /// reference: a GUP pin, KSM's lookup, migration), then moves the anon rmap to the VMA, sets
     /// the index to the anon page offset of the faulting address, and unfreezes. These steps are
     /// one operation: KSM's lookup, `ksm_get_folio()`, takes a frozen count on a folio out of
-    /// the swap cache for a stale stable node and may free the node, so once frozen the folio
+    /// the swap cache for a stale stable node and frees the node, so once frozen the folio
     /// must not keep pointing at it. Nothing of the stable node may be touched after this
-    /// returns `true`; it consumes `self` since the folio is not KSM any more.
+    /// succeeds; it consumes `self` since the folio is not KSM any more.
     ///
-    /// Returns `false`, with nothing changed, if the folio is not the one `fault` maps, the VMA
-    /// has no `anon_vma`, or the freeze failed.
+    /// Fails with [`WpRefusal::Freeze`], with nothing changed, if the freeze failed; and, with a
+    /// warning, if the folio is not the one `fault` maps or the VMA has no `anon_vma`, which
+    /// `do_wp_page()` never asks.
     #[inline]
-    pub fn freeze_and_move_anon_rmap(self, fault: &WpFault<'_>) -> bool {
+    pub fn freeze_and_move_anon_rmap(self, fault: &WpFault<'_>) -> Result<Reused, WpRefusal> {
         let folio = self.folio.as_ptr();
         let vma = fault.vma().as_ptr();
-        if folio != fault.folio().as_ptr() {
-            return false;
+        if crate::warn_on!(folio != fault.folio().as_ptr()) {
+            return Err(WpRefusal::Freeze);
         }
-        // SAFETY: `vma` is the faulting VMA, valid and read-locked for the fault (invariants of
-        // `WpFault`); `anon_vma` only changes from NULL under the mmap or VMA lock.
-        if unsafe { (*vma).anon_vma }.is_null() {
-            return false;
+        // SAFETY: `vma` is the faulting VMA, valid while its lock is held for the fault
+        // (invariants of `WpFault`). A VMA that maps an anonymous folio has its `anon_vma` set
+        // for good: only the VMA's teardown, under its write lock, clears it. It is read once,
+        // as `READ_ONCE()` would, since another fault may set it in a VMA that maps none.
+        let anon_vma = unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*vma).anon_vma)) };
+        if crate::warn_on!(anon_vma.is_null()) {
+            return Err(WpRefusal::Freeze);
         }
         // SAFETY: `vma` is valid as above; the function only reads it.
         let index = unsafe { bindings::linear_anon_page_index(vma, fault.address()) };
         // SAFETY: By the type invariants of `Folio`, the folio is valid.
         if !unsafe { bindings::folio_ref_freeze(folio, 1) } {
-            return false;
+            return Err(WpRefusal::Freeze);
         }
         // From here on there is no way back (see above): no early return until unfrozen.
         //
@@ -136,7 +147,7 @@ impl<'a> StableKsmFolio<'a> {
         unsafe { self.folio.set_index(index) };
         // SAFETY: We froze the count at 1 above.
         unsafe { bindings::folio_ref_unfreeze(folio, 1) };
-        true
+        Ok(Reused(()))
     }
 }
 
@@ -171,7 +182,7 @@ mod tests {
                 let locked = folio.trylock().ok_or(AllocError)?;
                 assert_eq!(
                     StableKsmFolio::new(&locked).err(),
-                    Some(WpReuse::NoStableNode)
+                    Some(WpRefusal::NoStableNode)
                 );
                 assert!(locked.test_locked());
             }
