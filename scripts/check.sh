@@ -82,8 +82,6 @@ git_am_series() {
 		return 1
 	}
 }
-	done
-}
 
 # make bisect records, in patches/bisect.ok, the fingerprint of the series it
 # built commit by commit and the upstream tree it built it on. A series that
