@@ -126,7 +126,8 @@ clippy_rustdoc() {
 	local out
 	variant check "CONFIG_RUST=y" || return 1
 	out=$({ kmake_dir "$KOUT-check" CLIPPY=1 rust/ mm/ksm_wp_reuse.o &&
-		kmake_dir "$KOUT-check" CLIPPY=1 M="$PROJECT_DIR" MO="$KOUT-check-probe" modules; } 2>&1) || {
+		kmake_dir "$KOUT-check" CLIPPY=1 M="$PROJECT_DIR" MO="$KOUT-check-probe" \
+			probe/ksm_wp_reuse_probe.o; } 2>&1) || {
 		printf '%s\n' "$out"
 		return 1
 	}
