@@ -9,7 +9,7 @@
 #            KERNEL=test|bench (make run)
 
 S := scripts
-export KERNEL_SRC VM_ACCEL CACHE_DIR DURATION SEED MIX REUSE_TARGET WP_FLIP_MS FLIP_STORM STRESS_KERNEL
+export KERNEL_SRC VM_ACCEL CACHE_DIR DURATION SEED MIX REUSE_TARGET WP_FLIP_MS FLIP_STORM SWAP_PRESSURE STRESS_KERNEL
 export BASE_CONFIG PACKAGE_KERNEL
 
 .PHONY: help run test setup tree overlay config kernel selftests bench stress package patches check bisect shell clean distclean
@@ -56,7 +56,7 @@ bench: tree
 	$(S)/overlay.sh
 	$(S)/bench.sh
 
-## make stress  DURATION=300 SEED=n MIX=hostile|reuse REUSE_TARGET=n WP_FLIP_MS=n FLIP_STORM=1 STRESS_KERNEL=test|bench|kcsan: the stress run
+## make stress  DURATION=300 SEED=n MIX=hostile|reuse REUSE_TARGET=n WP_FLIP_MS=n FLIP_STORM=1 SWAP_PRESSURE=1 STRESS_KERNEL=test|bench|kcsan: the stress run
 stress: selftests
 	$(S)/stress.sh
 

@@ -16,17 +16,14 @@ use kernel::prelude::*;
 /// so makes it the process's own anonymous folio.
 ///
 /// The checks before the folio lock fail fast, the cheapest and most common refusal first; the
-/// folio's state that only changes under the lock is checked again under it.
+/// folio's state that only changes under the lock is checked again under it. A folio in the swap
+/// cache is taken out of it under the lock first, if no other swap entry refers to its slot.
 fn reuse(fault: &WpFault<'_>) -> Result<Reused, WpRefusal> {
     let folio = fault.folio();
 
     if folio.mapcount() != 1 {
         // Another page table maps the page: the copy is correct, not a lost reuse.
         return Err(WpRefusal::Mapped);
-    }
-    if folio.test_swapcache() {
-        // The swap slot still refers to the folio; reuse would leave it behind.
-        return Err(WpRefusal::Swapcache);
     }
     if !folio.has_stable_node() {
         // ksmd is linking the folio into the stable tree right now.
@@ -43,21 +40,37 @@ fn reuse(fault: &WpFault<'_>) -> Result<Reused, WpRefusal> {
         return Err(WpRefusal::Memcg);
     }
 
-    // Our mapping holds one reference. One more may be this CPU's LRU batch: ksmd marks every
-    // page it merges accessed, which batches an activation and leaves PG_lru set, so the flag
-    // does not tell. Drain it and look again; another CPU's batch cannot be drained here.
+    // Our mapping holds one reference, and the swap cache one more if the folio is in it (one
+    // per page, and a KSM folio is a single page). One more may be this CPU's LRU batch: ksmd
+    // marks every page it merges accessed, which batches an activation and leaves PG_lru set,
+    // so the flag does not tell. Drain it and look again; another CPU's batch cannot be drained
+    // here. The count must be exactly 1 when it freezes, after the swap cache let go.
+    let own = 1 + i32::from(folio.test_swapcache());
     let refs = folio.ref_count();
-    if refs != 1 {
-        if refs != 2 {
+    if refs != own {
+        if refs != own + 1 {
             return Err(WpRefusal::Refcount);
         }
         fault.drain_lru_batches();
-        if folio.ref_count() != 1 {
+        if folio.ref_count() != own {
             return Err(WpRefusal::Refcount);
         }
     }
 
     let locked = folio.trylock().ok_or(WpRefusal::Trylock)?;
+    // A KSM folio faulted back in from the swap cache keeps its slot there: do_swap_page()
+    // frees it on a write only for an exclusive page, and a KSM page never is one. Free it, as
+    // wp_can_reuse_anon_folio() does, unless another swap entry still refers to it (a sharer
+    // that has not faulted the page back in will read it from the swap cache: copy).
+    //
+    // KSM's lookup spins on a frozen folio only while it is in the swap cache (migration freezes
+    // those, and they stay KSM). folio_free_swap() clears the flag under the folio lock before
+    // the freeze, a fully ordered cmpxchg: a lookup that meets the frozen count sees the folio
+    // out of the swap cache and takes the node for stale, and one that read the flag before it
+    // was cleared spins until the unfreeze, then finds the mapping moved: stale too.
+    if locked.test_swapcache() && !locked.free_swap() {
+        return Err(WpRefusal::Swapcache);
+    }
     let stable = StableKsmFolio::new(&locked)?;
     // KSM's lookup (ksm_get_folio()) peeks at the folio without a reference: the frozen count
     // tells it the stable node is stale, so it frees the node rather than hand the folio out.

@@ -78,7 +78,7 @@ stress_suite() { # stress_suite NAME ARGS...
 	fi
 	run_suite "$name" "$MM/ksm_wp_reuse_stress" -d "$secs" -m a \
 		${STRESS_SEED:+-s "$STRESS_SEED"} ${STRESS_REUSE_TARGET:+-n "$STRESS_REUSE_TARGET"} \
-		${STRESS_WP_FLIP_MS:+-w "$STRESS_WP_FLIP_MS"} "$@"
+		${STRESS_WP_FLIP_MS:+-w "$STRESS_WP_FLIP_MS"} ${STRESS_SWAP_PRESSURE:+-S} "$@"
 	if [ -n "$storm" ]; then
 		kill -TERM "$storm" 2>/dev/null
 		wait "$storm"

@@ -7,6 +7,10 @@
 #                        instead of the hostile one
 #   REUSE_TARGET=n       stop the load early once n faults were reused
 #   WP_FLIP_MS=n         mean pause before each flip of wp_reuse (default 800)
+#   SWAP_PRESSURE=1      swap on a loop device with the workers' cgroups at
+#                        memory.max 3/4 of their pages (-S): swap-ins of KSM
+#                        pages are routine; the report counts the faults on
+#                        KSM folios in the swap cache, reused and refused
 #   FLIP_STORM=1         also flip wp_reuse in a shell loop on CPU 1, as fast
 #                        as it goes, for the whole run (faults in flight
 #                        meet every flip; see README, Stress)
@@ -42,12 +46,13 @@ step "Stress, ${MIX:-hostile} mix: ${duration}s on $(cat "$KOUT/include/config/k
 VM_OUT=$results VM_TIMEOUT=$((duration + 900)) "$PROJECT_DIR/scripts/vm.sh" \
 	env STRESS_SECONDS="$duration" STRESS_SEED="${SEED:-}" STRESS_REUSE_TARGET="${REUSE_TARGET:-}" \
 	STRESS_WP_FLIP_MS="${WP_FLIP_MS:-}" STRESS_FLIP_STORM="${FLIP_STORM:-}" \
+	STRESS_SWAP_PRESSURE="${SWAP_PRESSURE:-}" \
 	"$PROJECT_DIR/scripts/guest-test.sh" "$results" "$tests" "$suite" dmesg ||
 	warn "the guest run exited with status $?"
 step "Results"
 if ! "$VENV/bin/python" "$PROJECT_DIR/scripts/count-results.py" "$KTREE" "$results" "$suite" dmesg; then
 	# The program prints its seed first thing, also when none was given.
 	seed=$(sed -n 's/^# seed \([0-9]*\);.*/\1/p' "$results/$suite.log" 2>/dev/null | head -n 1)
-	info "reproduce: make stress MIX=${MIX:-hostile} DURATION=$duration${REUSE_TARGET:+ REUSE_TARGET=$REUSE_TARGET}${WP_FLIP_MS:+ WP_FLIP_MS=$WP_FLIP_MS}${FLIP_STORM:+ FLIP_STORM=$FLIP_STORM}${STRESS_KERNEL:+ STRESS_KERNEL=$STRESS_KERNEL} SEED=${seed:-${SEED:-<not printed: see $results>}}"
+	info "reproduce: make stress MIX=${MIX:-hostile} DURATION=$duration${REUSE_TARGET:+ REUSE_TARGET=$REUSE_TARGET}${WP_FLIP_MS:+ WP_FLIP_MS=$WP_FLIP_MS}${FLIP_STORM:+ FLIP_STORM=$FLIP_STORM}${SWAP_PRESSURE:+ SWAP_PRESSURE=$SWAP_PRESSURE}${STRESS_KERNEL:+ STRESS_KERNEL=$STRESS_KERNEL} SEED=${seed:-${SEED:-<not printed: see $results>}}"
 	exit 1
 fi

@@ -49,6 +49,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/swap.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -92,6 +93,7 @@
 
 /* include/uapi/linux/kernel-page-flags.h (bit numbers) */
 #define KWR_KPF_LRU		BIT_ULL(5)
+#define KWR_KPF_WRITEBACK	BIT_ULL(8)
 #define KWR_KPF_ANON		BIT_ULL(12)
 #define KWR_KPF_SWAPCACHE	BIT_ULL(13)
 #define KWR_KPF_KSM		BIT_ULL(21)
@@ -178,6 +180,11 @@ struct kwr_state {
 	char cg_dir[128];		/* our parent cgroup, "" if none */
 	bool cg_root_memory;		/* we enabled +memory in the root */
 	char trace_dir[128];		/* our tracefs instance, "" if none */
+	char swap_dev[32];		/* our swap device, "" if none */
+	int swap_zram;			/* its zram number + 1, 0 if not zram */
+	char swap_off[4][64];		/* others we swapped off for the test */
+	int swap_off_prio[4];		/* and their priorities */
+	int nr_swap_off;
 	bool mounted_debugfs;
 	bool mounted_tracefs;
 };
@@ -345,6 +352,176 @@ static bool swap_available(void)
 	}
 	fclose(f);
 	return total > 0 && avail > 1024;
+}
+
+/* --- swap devices of our own ------------------------------------------------ */
+
+/*
+ * The swap-cache tests swap to a device of their own, the only one while they
+ * run, so that our pages go there and its use in /proc/swaps is ours: a loop
+ * device (disk-like: its I/O completes asynchronously) or a zram device
+ * (SWP_SYNCHRONOUS_IO). Teardown swaps it off and removes it.
+ */
+#define SWAP_DEV_PAGES	4096	/* 16 MiB of 4 KiB pages */
+
+enum swap_kind { SWAP_LOOP, SWAP_ZRAM };
+
+/*
+ * Add a zram device of SWAP_DEV_PAGES pages with a swap header, recorded in
+ * @st for teardown; its path in @path. 0 ok, 1 no zram here, -1 failed.
+ */
+static int zram_add(struct kwr_state *st, char *path, size_t len, char *why,
+		    size_t wlen)
+{
+	char buf[32], attr[64];
+	int nr, fd, err;
+
+	if (read_str("/sys/class/zram-control/hot_add", buf, sizeof(buf))) {
+		snprintf(why, wlen, "no zram (/sys/class/zram-control/hot_add)");
+		return 1;
+	}
+	nr = atoi(buf);
+	st->swap_zram = nr + 1;
+	snprintf(attr, sizeof(attr), "/sys/block/zram%d/disksize", nr);
+	snprintf(buf, sizeof(buf), "%zu", SWAP_DEV_PAGES * pagesize);
+	err = write_str(attr, buf);
+	if (err) {
+		snprintf(why, wlen, "%s: %s", attr, strerror(-err));
+		return -1;
+	}
+	snprintf(path, len, "/dev/zram%d", nr);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || write_swap_header(fd, pagesize, SWAP_DEV_PAGES)) {
+		snprintf(why, wlen, "swap header on %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * 7.3's swap allocator takes the cluster a CPU last allocated from, on
+ * whichever device, before it looks at priorities: for our pages to go to our
+ * device, the others are swapped off for the test, and teardown swaps them on
+ * again, in the same order and with their priorities (not their discard
+ * flags). 0 ok, 1 not possible (@why: skip).
+ */
+static int swap_others_off(struct kwr_state *st, char *why, size_t wlen)
+{
+	char line[256], name[64];
+	long size, used;
+	int prio, ret = 0;
+	FILE *f = fopen("/proc/swaps", "r");
+
+	if (!f) {
+		snprintf(why, wlen, "/proc/swaps: %s", strerror(errno));
+		return 1;
+	}
+	while (!ret && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %*s %ld %ld %d", name, &size, &used,
+			   &prio) != 4)
+			continue;	/* the header */
+		if (st->nr_swap_off == ARRAY_SIZE(st->swap_off)) {
+			snprintf(why, wlen, "more than %zu swap devices",
+				 ARRAY_SIZE(st->swap_off));
+			ret = 1;
+		} else if (swapoff(name)) {
+			snprintf(why, wlen, "swapoff %s: %s", name, strerror(errno));
+			ret = 1;
+		} else {
+			snprintf(st->swap_off[st->nr_swap_off],
+				 sizeof(st->swap_off[0]), "%s", name);
+			st->swap_off_prio[st->nr_swap_off++] = prio;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+/*
+ * Swap on a new device of @kind, the only one for the test. 0 ok, 1 not
+ * possible here (@why: skip), -1 failed (@why).
+ */
+static int swap_setup(struct kwr_state *st, enum swap_kind kind, char *why,
+		      size_t wlen)
+{
+	char path[sizeof(st->swap_dev)];
+	int fd = -1, ret;
+
+	ret = swap_others_off(st, why, wlen);
+	if (ret)
+		return ret;
+	if (kind == SWAP_LOOP) {
+		if (access("/dev/loop-control", F_OK)) {
+			snprintf(why, wlen, "no loop devices (/dev/loop-control)");
+			return 1;
+		}
+		fd = loop_swap_attach(pagesize, SWAP_DEV_PAGES, path, sizeof(path),
+				      why, wlen);
+		if (fd < 0)
+			return -1;
+	} else {
+		ret = zram_add(st, path, sizeof(path), why, wlen);
+		if (ret)
+			return ret;
+	}
+	ret = swapon(path, 0);
+	if (ret)
+		snprintf(why, wlen, "swapon %s: %s", path, strerror(errno));
+	else
+		snprintf(st->swap_dev, sizeof(st->swap_dev), "%s", path);
+	if (fd >= 0)
+		close(fd);
+	return ret ? -1 : 0;
+}
+
+static void swap_teardown(struct kwr_state *st)
+{
+	char attr[64], buf[16];
+	int i;
+
+	/* Helpers holding swap entries were killed: swapoff reads theirs in. */
+	if (st->swap_dev[0] && swapoff(st->swap_dev))
+		ksft_print_msg("swapoff %s: %s\n", st->swap_dev, strerror(errno));
+	if (st->swap_zram) {
+		snprintf(attr, sizeof(attr), "/sys/block/zram%d/reset",
+			 st->swap_zram - 1);
+		if (write_str(attr, "1"))
+			ksft_print_msg("%s failed\n", attr);
+		snprintf(buf, sizeof(buf), "%d", st->swap_zram - 1);
+		if (write_str("/sys/class/zram-control/hot_remove", buf))
+			ksft_print_msg("zram hot_remove %s failed\n", buf);
+	}
+	/* Ours is off: the others get their negative priorities back. */
+	for (i = 0; i < st->nr_swap_off; i++)
+		if (swapon(st->swap_off[i], st->swap_off_prio[i] < 0 ? 0 :
+			   SWAP_FLAG_PREFER | st->swap_off_prio[i]))
+			ksft_print_msg("swapon %s again: %s\n", st->swap_off[i],
+				       strerror(errno));
+}
+
+/*
+ * A /proc/meminfo value in kB, e.g. meminfo_kb("SwapCached"), or -1; with
+ * the per-CPU deltas of the counters behind it folded in first.
+ */
+static long meminfo_kb(const char *key)
+{
+	char line[128];
+	size_t len = strlen(key);
+	long val = -1;
+	FILE *f;
+
+	write_str("/proc/sys/vm/stat_refresh", "1");
+	f = fopen("/proc/meminfo", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, len) && line[len] == ':')
+			val = strtol(line + len + 1, NULL, 10);
+	fclose(f);
+	return val;
 }
 
 struct twin {
@@ -599,14 +776,18 @@ static char *trace_read(struct kwr_state *st)
 	return buf;
 }
 
-/* The result of the last ksm_wp_reuse event for @pfn in @trace, or "". */
+/*
+ * The result of the last ksm_wp_reuse event for @pfn in @trace, or "", and
+ * its swapcache field in *@swapcache (-1 if the line has none).
+ */
 static void trace_result(const char *trace, unsigned long pfn, char *res,
-			 size_t len)
+			 size_t len, int *swapcache)
 {
-	const char *line = trace, *eol, *p;
+	const char *line = trace, *eol, *p, *q;
 	char needle[64];
 
 	res[0] = '\0';
+	*swapcache = -1;
 	snprintf(needle, sizeof(needle), "pfn=0x%lx ", pfn);
 	for (; line && *line; line = eol ? eol + 1 : NULL) {
 		eol = strchr(line, '\n');
@@ -616,9 +797,11 @@ static void trace_result(const char *trace, unsigned long pfn, char *res,
 		p = strstr(p, needle);
 		if (!p || (eol && p > eol))
 			continue;
+		q = strstr(p, "swapcache=");
 		p = strstr(p, "result=");
 		if (!p || (eol && p > eol))
 			continue;
+		*swapcache = q && q < p ? atoi(q + strlen("swapcache=")) : -1;
 		p += strlen("result=");
 		snprintf(res, len, "%.*s", (int)strcspn(p, "\n\t "), p);
 	}
@@ -646,26 +829,37 @@ static bool trace_start(struct __test_metadata *_metadata, struct kwr_state *st)
 
 /*
  * Stop tracing and expect the last decision on each of the @n pfns to be
- * @want: "reused" or the reason of a refusal.
+ * @want: "reused" or the reason of a refusal; and, unless @swapcache is -1,
+ * its swapcache field to be @swapcache.
  */
-static void expect_trace(struct __test_metadata *_metadata, struct kwr_state *st,
-			 const unsigned long *pfn, size_t n, const char *want)
+static void expect_trace_swapcache(struct __test_metadata *_metadata,
+				   struct kwr_state *st, const unsigned long *pfn,
+				   size_t n, const char *want, int swapcache)
 {
 	char res[32], *log;
 	long wrong = 0;
+	int sc;
 	size_t i;
 
 	ASSERT_EQ(0, trace_enable(st, false));
 	log = trace_read(st);
 	ASSERT_NE(NULL, log);
 	for (i = 0; i < n; i++) {
-		trace_result(log, pfn[i], res, sizeof(res));
-		if (strcmp(res, want) && wrong++ < 4)
-			TH_LOG("pfn %#lx: trace result \"%s\", expected %s",
-			       pfn[i], res, want);
+		trace_result(log, pfn[i], res, sizeof(res), &sc);
+		if ((strcmp(res, want) || (swapcache >= 0 && sc != swapcache)) &&
+		    wrong++ < 4)
+			TH_LOG("pfn %#lx: trace result \"%s\" swapcache=%d, expected %s%s",
+			       pfn[i], res, sc, want,
+			       swapcache < 0 ? "" : swapcache ? " swapcache=1" : " swapcache=0");
 	}
 	free(log);
 	EXPECT_EQ(0, wrong) TH_LOG("trace results");
+}
+
+static void expect_trace(struct __test_metadata *_metadata, struct kwr_state *st,
+			 const unsigned long *pfn, size_t n, const char *want)
+{
+	expect_trace_swapcache(_metadata, st, pfn, n, want, -1);
 }
 
 /* --- helper processes ------------------------------------------------------ */
@@ -857,6 +1051,7 @@ FIXTURE_TEARDOWN_PARENT(ksm_wp_reuse)
 	for (i = 0; i < NR_PIDS; i++)
 		if (st->pids[i] > 0)
 			kill(st->pids[i], SIGKILL);
+	swap_teardown(st);
 	if (st->trace_dir[0] && rmdir(st->trace_dir))
 		ksft_print_msg("rmdir %s: %s\n", st->trace_dir, strerror(errno));
 	if (st->cg_dir[0]) {
@@ -1039,101 +1234,6 @@ TEST_F_TIMEOUT(ksm_wp_reuse, vmsplice_ref_copied, 300)
 	free(buf);
 	close(fds[0]);
 	close(fds[1]);
-	munmap(a, n * pagesize);
-}
-
-/*
- * A single-mapped KSM folio that is still in the swap cache is copied.
- *
- * Getting there deterministically: a pipe reference (vmsplice) makes the
- * MADV_PAGEOUT reclaim of the single-mapped KSM folio stop after adding it
- * to the swap cache and unmapping it (pageout() keeps a folio with an extra
- * reference), so the PTE holds a swap entry while the KSM folio stays in the
- * swap cache. fork() then duplicates the swap entry (swap count 2). Our read
- * fault finds the KSM folio in the swap cache and maps it again (it still has
- * its stable node: ksm_might_need_to_copy() keeps it); the swap cache is not
- * freed because the child's entry still counts. Dropping the pipe leaves a
- * KSM folio, mapped once, in the swap cache. The state is checked via
- * kpageflags before writing; if it was not reached, the test says so.
- */
-TEST_F_TIMEOUT(ksm_wp_reuse, swapcache_copied, 300)
-{
-	const size_t n = 4;
-	unsigned long pfn[4];
-	struct ksm_cnt c0, c1;
-	struct iovec iov;
-	ssize_t got, total = 0;
-	char *a, *b, *buf;
-	int fds[2], wfd;
-	bool trace;
-	size_t i;
-	pid_t pid;
-
-	if (!swap_available())
-		SKIP(return, "no free swap (needs e.g. swap on zram)");
-	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_SWAPCACHE, true));
-	ASSERT_EQ(0, pipe(fds));
-	iov.iov_base = a;
-	iov.iov_len = n * pagesize;
-	ASSERT_EQ((ssize_t)(n * pagesize), vmsplice(fds[1], &iov, 1, 0));
-
-	/* MADV_PAGEOUT only takes folios that are on an LRU list. */
-	ASSERT_EQ(0, drain_lru());
-	ASSERT_EQ(0, madvise(a, n * pagesize, MADV_PAGEOUT));
-	for (i = 0; i < n; i++) {
-		uint64_t pme = pg_info(pagemap_fd, a + i * pagesize).pme;
-
-		if (!(pme & PM_SWAP) || (pme & PM_PRESENT))
-			SKIP(return,
-			     "state not reached: MADV_PAGEOUT left page %zu mapped (pme %#llx)",
-			     i, (unsigned long long)pme);
-	}
-
-	pid = fork_old_data_child(a, n, TAG_SWAPCACHE, &wfd);
-	ASSERT_GT(pid, 0);
-	track_pid(&self->st, 0, pid);
-
-	/* Fault the KSM folio back in from the swap cache. */
-	force_read_pages(a, n, pagesize);
-
-	/* Drop the pipe's references; it must still hold the old data. */
-	buf = malloc(n * pagesize);
-	ASSERT_NE(NULL, buf);
-	while (total < (ssize_t)(n * pagesize)) {
-		got = read(fds[0], buf + total, n * pagesize - total);
-		ASSERT_GT(got, 0);
-		total += got;
-	}
-	EXPECT_EQ(0, bad_pages(buf, 0, n, TAG_SWAPCACHE, false));
-	free(buf);
-	close(fds[0]);
-	close(fds[1]);
-
-	ASSERT_EQ(0, drain_lru());
-	for (i = 0; i < n; i++) {
-		struct pg pg = pg_info(pagemap_fd, a + i * pagesize);
-		const uint64_t want = KWR_KPF_KSM | KWR_KPF_SWAPCACHE;
-
-		if (!pg.pfn || (pg.kpf & want) != want ||
-		    !(pg.pme & PM_MMAP_EXCLUSIVE))
-			SKIP(return,
-			     "not KSM, swapcache, mapped once: page %zu pme %#llx kpageflags %#llx",
-			     i, (unsigned long long)pg.pme,
-			     (unsigned long long)pg.kpf);
-		pfn[i] = pg.pfn;
-	}
-
-	trace = trace_start(_metadata, &self->st);
-	ASSERT_EQ(0, read_cnt(&c0));
-	mark_pages(a, 0, n, TAG_SWAPCACHE);
-	ASSERT_EQ(0, read_cnt(&c1));
-	check_outcome(_metadata, "in swap cache", a, 0, n, TAG_SWAPCACHE, true,
-		      pfn, &c0, &c1, false);
-	if (trace)
-		expect_trace(_metadata, &self->st, pfn, n, "swapcache");
-
-	ASSERT_EQ(0, release_old_data_child(wfd, n, NULL));
-	EXPECT_EQ(0, reap(&self->st, 0)) TH_LOG("child saw the parent's write");
 	munmap(a, n * pagesize);
 }
 
@@ -1629,7 +1729,7 @@ static void memcg_round(struct __test_metadata *_metadata,
 	struct twin x, y;
 	char res[32], *log = NULL;
 	uint64_t cg, ret;
-	int kpagecg_fd, i;
+	int kpagecg_fd, i, sc;
 	size_t k;
 
 	ASSERT_EQ(0, member_start(st, 0, &m[0], group[0], n, tag));
@@ -1683,7 +1783,7 @@ static void memcg_round(struct __test_metadata *_metadata,
 		wrong += mine[k] != (now == pfn[k]);
 		if (!log)
 			continue;
-		trace_result(log, pfn[k], res, sizeof(res));
+		trace_result(log, pfn[k], res, sizeof(res), &sc);
 		if (strcmp(res, mine[k] ? "reused" : "memcg")) {
 			if (trace_wrong++ < 4)
 				TH_LOG("pfn %#lx: trace result \"%s\", expected %s",
@@ -1884,6 +1984,237 @@ TEST_F_TIMEOUT(ksm_wp_reuse, memcg_removed_group_reused, 600)
 	EXPECT_GT((long)n / 4, alloc1 - alloc0);
 	EXPECT_EQ(0, member_stop(&self->st, writer, &m[writer]));
 	free(pfn);
+}
+
+/*
+ * A KSM folio that only we map, faulted back in from the swap cache, then
+ * written: the write frees its swap slot and reuses it if no other swap entry
+ * refers to the slot, and copies it if one does.
+ *
+ * Getting there: MADV_PAGEOUT of single-mapped KSM pages adds them to the
+ * swap cache of our device, unmaps them and writes them out. On the loop
+ * device the write completes asynchronously and the clean folio stays in the
+ * swap cache until reclaim comes back for it, as on a disk. zram's write is
+ * synchronous and reclaim frees the folio at once (the page read back is then
+ * a new, ordinary anon page, which upstream reuses): there a pipe reference
+ * (vmsplice) keeps it, as pageout() keeps a folio with an extra reference in
+ * the swap cache, unwritten. With @other_entry, fork() then duplicates the
+ * swap entries, so another page table refers to each slot. Our read fault
+ * finds the KSM folio in the swap cache and maps it, with its stable node
+ * (ksm_might_need_to_copy()). On the loop device the folio stays in the swap
+ * cache (do_swap_page() frees it on a write to an exclusive page only, and a
+ * KSM page never is one); on zram do_swap_page() frees it at swap-in unless
+ * another swap entry refers to the slot. The state is checked via kpageflags
+ * before the write; if it was not reached, the test says so and skips.
+ *
+ * Then the write reuses the folio and frees its slot: same PFN, right data,
+ * no longer KSM nor in the swap cache, no slot left in use on the device,
+ * SwapCached down by n pages, no page allocated, trace "reused" with
+ * swapcache=1 (swapcache=0 on zram, freed at swap-in already). With
+ * @other_entry it copies (trace "swapcache"), the slot stays, and the child
+ * reads its own unchanged data. With @memcg it all runs in a cgroup of our
+ * own, whose memory.swap.current must lose the n pages' swap charge.
+ */
+static void swapcache_round(struct __test_metadata *_metadata,
+			    struct kwr_state *st, enum swap_kind kind,
+			    bool other_entry, bool memcg)
+{
+	const size_t n = 256, kb = n * pagesize / 1024;
+	const bool pin = kind == SWAP_ZRAM;
+	const char *what = other_entry ? "swapped, another swap entry" :
+					 "swapped, no other swap entry";
+	long used0, used1, cached0, cached1, alloc0, alloc1;
+	long swc_before = 0, swc0 = 0, swc1 = 0;
+	char why[256], path[PATH_MAX], cg_swap[PATH_MAX], *a, *b, *buf;
+	int fds[2] = { -1, -1 }, wfd = -1, ret;
+	unsigned long pfn[256];
+	struct ksm_cnt c0, c1;
+	ssize_t got, total = 0;
+	double deadline;
+	struct iovec iov;
+	bool trace, in_sc = true;
+	size_t i;
+	pid_t pid;
+
+	if (memcg) {
+		ret = cg_prepare(st, why, sizeof(why));
+		if (ret > 0)
+			SKIP(return, "%s", why);
+		ASSERT_EQ(0, ret) TH_LOG("%s", why);
+		snprintf(cg_swap, sizeof(cg_swap), "%s/a/memory.swap.current",
+			 st->cg_dir);
+		if (access(cg_swap, R_OK))
+			SKIP(return, "no swap accounting (%.200s)", cg_swap);
+		/* From here on what we map, and its swap, is charged to P/a. */
+		snprintf(path, sizeof(path), "%s/a/cgroup.procs", st->cg_dir);
+		ASSERT_EQ(0, write_str(path, "0"));
+		swc_before = read_long(cg_swap);
+	}
+	ret = swap_setup(st, kind, why, sizeof(why));
+	if (ret > 0)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, ret) TH_LOG("%s", why);
+
+	ASSERT_EQ(0, make_ksm_pages(&a, &b, n, TAG_SWAPCACHE, true));
+	if (pin) {
+		ASSERT_EQ(0, pipe(fds));
+		ASSERT_LE((int)(n * pagesize), fcntl(fds[1], F_SETPIPE_SZ, n * pagesize));
+		iov.iov_base = a;
+		iov.iov_len = n * pagesize;
+		ASSERT_EQ((ssize_t)(n * pagesize), vmsplice(fds[1], &iov, 1, 0));
+	}
+	/* MADV_PAGEOUT only takes folios that are on an LRU list. */
+	ASSERT_EQ(0, drain_lru());
+	for (i = 0; i < n; i++)
+		pfn[i] = pg_info(pagemap_fd, a + i * pagesize).pfn;
+	ASSERT_EQ(0, madvise(a, n * pagesize, MADV_PAGEOUT));
+	for (i = 0; i < n; i++) {
+		uint64_t pme = pg_info(pagemap_fd, a + i * pagesize).pme;
+
+		if (!(pme & PM_SWAP) || (pme & PM_PRESENT))
+			SKIP(return,
+			     "state not reached: MADV_PAGEOUT left page %zu mapped (pme %#llx)",
+			     i, (unsigned long long)pme);
+	}
+	ASSERT_EQ((long)kb, swap_used_kb(st->swap_dev))
+		TH_LOG("the pages are not all on %s", st->swap_dev);
+	/* The loop device's writes complete in its worker, a little later. */
+	deadline = now_s() + 30;
+	for (i = 0; i < n && now_s() < deadline;) {
+		uint64_t kpf = 0;
+
+		if (pread(kpageflags_fd, &kpf, sizeof(kpf),
+			  pfn[i] * sizeof(kpf)) != sizeof(kpf))
+			break;
+		if (kpf & KWR_KPF_WRITEBACK)
+			usleep(10000);
+		else
+			i++;
+	}
+	if (memcg)
+		EXPECT_EQ(swc_before + (long)(n * pagesize), read_long(cg_swap))
+			TH_LOG("P/a's memory.swap.current after the swap-out");
+
+	if (other_entry) {
+		pid = fork_old_data_child(a, n, TAG_SWAPCACHE, &wfd);
+		ASSERT_GT(pid, 0);
+		track_pid(st, 0, pid);
+	}
+
+	/* Fault the KSM folio back in from the swap cache. */
+	force_read_pages(a, n, pagesize);
+
+	if (pin) {
+		/* Drop the pipe's references; it must still hold the old data. */
+		buf = malloc(n * pagesize);
+		ASSERT_NE(NULL, buf);
+		while (total < (ssize_t)(n * pagesize)) {
+			got = read(fds[0], buf + total, n * pagesize - total);
+			ASSERT_GT(got, 0);
+			total += got;
+		}
+		EXPECT_EQ(0, bad_pages(buf, 0, n, TAG_SWAPCACHE, false));
+		free(buf);
+		close(fds[0]);
+		close(fds[1]);
+	}
+
+	/*
+	 * 7.3's do_swap_page() frees the swap cache of a SWP_SYNCHRONOUS_IO
+	 * device at swap-in when no other swap entry refers to the slot: on
+	 * zram the write then meets a KSM folio out of the swap cache.
+	 */
+	if (kind == SWAP_ZRAM && !other_entry)
+		in_sc = pg_info(pagemap_fd, a).kpf & KWR_KPF_SWAPCACHE;
+	ASSERT_EQ(0, drain_lru());
+	for (i = 0; i < n; i++) {
+		struct pg pg = pg_info(pagemap_fd, a + i * pagesize);
+
+		if (pg.pfn != pfn[i] || !(pg.kpf & KWR_KPF_KSM) ||
+		    !(pg.pme & PM_MMAP_EXCLUSIVE) ||
+		    in_sc != !!(pg.kpf & KWR_KPF_SWAPCACHE))
+			SKIP(return,
+			     "state not reached: page %zu is not the KSM folio, mapped once, %s the swap cache (pfn %#lx, was %#lx; pme %#llx kpageflags %#llx)",
+			     i, in_sc ? "in" : "out of", pg.pfn, pfn[i],
+			     (unsigned long long)pg.pme,
+			     (unsigned long long)pg.kpf);
+	}
+	TH_LOG("%s: before the write, the KSM folios are %s the swap cache",
+	       st->swap_dev, in_sc ? "in" : "out of");
+
+	used0 = swap_used_kb(st->swap_dev);
+	cached0 = meminfo_kb("SwapCached");
+	if (memcg)
+		swc0 = read_long(cg_swap);
+	trace = trace_start(_metadata, st);
+	alloc0 = read_pgalloc();
+	ASSERT_EQ(0, read_cnt(&c0));
+	mark_pages(a, 0, n, TAG_SWAPCACHE);
+	ASSERT_EQ(0, read_cnt(&c1));
+	alloc1 = read_pgalloc();
+	used1 = swap_used_kb(st->swap_dev);
+	cached1 = meminfo_kb("SwapCached");
+	if (memcg)
+		swc1 = read_long(cg_swap);
+
+	check_outcome(_metadata, what, a, 0, n, TAG_SWAPCACHE, true, pfn, &c0,
+		      &c1, !other_entry);
+	if (trace)
+		expect_trace_swapcache(_metadata, st, pfn, n,
+				       other_entry ? "swapcache" : "reused", in_sc);
+	ASSERT_TRUE(used0 >= 0 && used1 >= 0 && cached0 >= 0 && cached1 >= 0 &&
+		    alloc0 >= 0 && alloc1 >= 0);
+	TH_LOG("%s: %s used %ld -> %ld KiB, SwapCached %ld -> %ld kB, %ld pages allocated",
+	       what, st->swap_dev, used0, used1, cached0, cached1, alloc1 - alloc0);
+	if (other_entry) {
+		EXPECT_EQ(used0, used1) TH_LOG("the child's entries keep the slots");
+		EXPECT_LE((long)n, alloc1 - alloc0) TH_LOG("pages allocated");
+		ASSERT_EQ(0, release_old_data_child(wfd, n, NULL));
+		EXPECT_EQ(0, reap(st, 0)) TH_LOG("child saw the parent's write");
+	} else {
+		for (i = 0; i < n; i++)
+			EXPECT_FALSE(pg_info(pagemap_fd, a + i * pagesize).kpf &
+				     KWR_KPF_SWAPCACHE)
+				TH_LOG("page %zu is still in the swap cache", i);
+		EXPECT_EQ(in_sc ? (long)kb : 0, used0) TH_LOG("slots before");
+		EXPECT_EQ(0, used1) TH_LOG("slots after: all freed");
+		/* Others may add to SwapCached meanwhile, never to our slots. */
+		EXPECT_GE(cached0 - (in_sc ? (long)kb : 0), cached1)
+			TH_LOG("SwapCached");
+		/* pgalloc is global: the rest of the guest allocates too. */
+		EXPECT_GT((long)n / 4, alloc1 - alloc0) TH_LOG("pages allocated");
+		if (memcg) {
+			TH_LOG("P/a's memory.swap.current %ld -> %ld bytes", swc0, swc1);
+			EXPECT_EQ(swc0 - (long)(n * pagesize), swc1)
+				TH_LOG("the swap charge of the reused pages");
+		}
+	}
+	munmap(a, n * pagesize);
+}
+
+TEST_F_TIMEOUT(ksm_wp_reuse, swapcache_reused_loop, 300)
+{
+	swapcache_round(_metadata, &self->st, SWAP_LOOP, false, false);
+}
+
+TEST_F_TIMEOUT(ksm_wp_reuse, swapcache_other_entry_copied_loop, 300)
+{
+	swapcache_round(_metadata, &self->st, SWAP_LOOP, true, false);
+}
+
+TEST_F_TIMEOUT(ksm_wp_reuse, swapcache_reused_zram, 300)
+{
+	swapcache_round(_metadata, &self->st, SWAP_ZRAM, false, false);
+}
+
+TEST_F_TIMEOUT(ksm_wp_reuse, swapcache_other_entry_copied_zram, 300)
+{
+	swapcache_round(_metadata, &self->st, SWAP_ZRAM, true, false);
+}
+
+TEST_F_TIMEOUT(ksm_wp_reuse, swapcache_reused_swap_uncharged, 300)
+{
+	swapcache_round(_metadata, &self->st, SWAP_LOOP, false, true);
 }
 
 /*

@@ -44,6 +44,14 @@
  * mapping of the KSM page: a reuse fault. Both get the next version, so the
  * pair merges again two scans later. Reuse faults then come at ksmd's merge
  * rate, and in that mix the switch is only flipped off for short moments.
+ * A pair swapped out while merged (both twins hold one swap entry) counts as
+ * merged: its writes fault the KSM folio in from the swap cache, if reclaim
+ * has not freed it yet, and the last one reuses it and frees its slot.
+ *
+ * With -S, swap pressure: the workers' cgroups get a memory.max below their
+ * working set and we swap to a loop device (disk-like), so swap-ins of KSM
+ * pages are routine. The report counts the KSM faults that met the swap
+ * cache, reused and refused (tracefs instances that count without reading).
  *
  * Results (TAP): no content mismatch, KSM counters converge, guest
  * responsive. The caller checks dmesg.
@@ -69,6 +77,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/swap.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -101,6 +110,7 @@
 #define CG_ROOT			"/sys/fs/cgroup"
 #define GUP_TEST		"/sys/kernel/debug/gup_test"
 #define COMPACT_MEMORY		"/proc/sys/vm/compact_memory"
+#define TRACEFS			"/sys/kernel/tracing"
 
 #define CHUNK_PAGES	64	/* unit of locking, mremap() and file offsets */
 #define MAX_RANGE	16	/* pages per write, madvise, pin or migration */
@@ -145,6 +155,7 @@ struct opts {
 	bool reuse_mix;		/* -r: twin pairs, see op_twins() */
 	long reuse_target;	/* -n: stop after this many reuse faults */
 	unsigned int flip_ms;	/* -w: mean pause before each wp_reuse flip */
+	bool swap_pressure;	/* -S: memory.max below the working set */
 };
 
 /* --- state shared between the controller and the workers ----------------- */
@@ -201,6 +212,7 @@ static volatile sig_atomic_t interrupted;
 static pid_t wpid[MAX_WORKERS];
 static long cops[NR_COPS];
 static long ksmd_pages;		/* pages ksmd scanned during the load */
+static long pswp[2];		/* pswpin, pswpout during the load */
 static long lost_workers;
 
 static struct env {
@@ -212,6 +224,8 @@ static struct env {
 	bool cg_root_memory;	/* we enabled +memory in the root */
 	char cg_dir[128];	/* our cgroup, "" if memcgs are not used */
 	char cg_why[256];	/* why not */
+	char swap_dev[32];	/* -S: our loop device, "" if none */
+	bool sc_counting;	/* -S: the swap-cache counters are set up */
 } env;
 
 /* --- small helpers ----------------------------------------------------- */
@@ -730,10 +744,18 @@ static void op_pin(struct wthread *t, const struct range *r)
 }
 
 /* Both twins at @pme map one KSM page: ksmd merged them. */
+/*
+ * Whether a twin pair is one KSM page: mapped at one KSM pfn, or swapped out
+ * to one swap entry (only a KSM page was both pages at once), which the
+ * writes fault in from the swap cache or the swap device.
+ */
 static bool twins_merged(const struct worker *w, const uint64_t *pme)
 {
+	const uint64_t entry = (1ULL << 55) - 1;	/* swap type and offset */
 	uint64_t flags;
 
+	if ((pme[0] & PM_SWAP) && (pme[1] & PM_SWAP))
+		return (pme[0] & entry) == (pme[1] & entry);
 	return (pme[0] & PM_PRESENT) && (pme[1] & PM_PRESENT) &&
 	       PAGEMAP_PFN(pme[0]) == PAGEMAP_PFN(pme[1]) &&
 	       pread(w->kpageflags_fd, &flags, sizeof(flags),
@@ -1384,6 +1406,191 @@ static bool swap_present(void)
 	return total > 0;
 }
 
+/* --- swap pressure (-S) ------------------------------------------------------ */
+
+/*
+ * The decisions that met the swap cache, counted by two tracefs instances
+ * that nobody reads: one takes the reuses of folios that were in the swap
+ * cache (their slot freed), the other the `swapcache` refusals (another swap
+ * entry still referred to the slot: a copy). In overwrite mode a ring buffer
+ * counts every event it took: entries plus overrun.
+ */
+static const char * const sc_instance[2] = {
+	"ksm_wp_reuse_stress_sc_reused", "ksm_wp_reuse_stress_sc_refused",
+};
+
+/* The value of result @name in the event format's __print_symbolic(), or -1. */
+static long result_value(const char *fmt, const char *name)
+{
+	char needle[64];
+	const char *p;
+
+	snprintf(needle, sizeof(needle), "\"%s\" }", name);
+	p = strstr(fmt, needle);
+	while (p && p > fmt && *p != '{')
+		p--;
+	return p && *p == '{' ? strtol(p + 1, NULL, 0) : -1;
+}
+
+static int sc_instance_write(int i, const char *file, const char *val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), TRACEFS "/instances/%s/%s", sc_instance[i],
+		 file);
+	return write_str(path, val);
+}
+
+static void sc_counters_setup(void)
+{
+	const char *fmt_path = TRACEFS "/events/ksm/ksm_wp_reuse/format";
+	char fmt[8192], path[256], filter[96];
+	long value[2];
+	ssize_t len = -1;
+	int fd, i;
+
+	fd = open(fmt_path, O_RDONLY);
+	if (fd >= 0) {
+		len = read(fd, fmt, sizeof(fmt) - 1);
+		close(fd);
+	}
+	if (len <= 0) {
+		ksft_print_msg("note: %s: %s; swap-cache decisions not counted\n",
+			       fmt_path, strerror(errno));
+		return;
+	}
+	fmt[len] = '\0';
+	value[0] = result_value(fmt, "reused");
+	value[1] = result_value(fmt, "swapcache");
+	if (value[0] < 0 || value[1] < 0) {
+		ksft_print_msg("note: %s lists no reused or swapcache result\n",
+			       fmt_path);
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), TRACEFS "/instances/%s", sc_instance[i]);
+		if (mkdir(path, 0755) && errno != EEXIST) {
+			ksft_print_msg("note: mkdir %s: %s; swap-cache decisions not counted\n",
+				       path, strerror(errno));
+			return;
+		}
+		snprintf(filter, sizeof(filter), i ? "result==%ld" :
+			 "swapcache==1 && result==%ld", value[i]);
+		if (sc_instance_write(i, "buffer_size_kb", "8") ||
+		    sc_instance_write(i, "events/ksm/ksm_wp_reuse/filter", filter) ||
+		    sc_instance_write(i, "events/ksm/ksm_wp_reuse/enable", "1"))
+			ksft_exit_fail_msg("setting up tracefs instance %s\n",
+					   sc_instance[i]);
+	}
+	env.sc_counting = true;
+}
+
+/* Events instance @i took so far, or -1 if not counting. */
+static long sc_count(int i)
+{
+	long sum = 0, v, cpus = sysconf(_SC_NPROCESSORS_CONF);
+	char path[256], line[128];
+	FILE *f;
+	int cpu;
+
+	if (!env.sc_counting)
+		return -1;
+	for (cpu = 0; cpu < cpus; cpu++) {
+		snprintf(path, sizeof(path),
+			 TRACEFS "/instances/%s/per_cpu/cpu%d/stats",
+			 sc_instance[i], cpu);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "entries: %ld", &v) == 1 ||
+			    sscanf(line, "overrun: %ld", &v) == 1)
+				sum += v;
+		fclose(f);
+	}
+	return sum;
+}
+
+/* A /proc/vmstat counter, or -1. */
+static long vmstat_read(const char *name)
+{
+	char key[64];
+	long val, ret = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &val) == 2)
+		if (!strcmp(key, name))
+			ret = val;
+	fclose(f);
+	return ret;
+}
+
+/*
+ * -S: swap to a loop device of our own at the highest priority (disk-like:
+ * a KSM folio written out stays in the swap cache until reclaim comes back
+ * for it, and a fault before then maps it from there), and give each worker
+ * cgroup a memory.max of 3/4 of its workers' pages, so that reclaim swaps
+ * all the time and swap-ins of KSM pages are routine.
+ */
+static void swap_pressure_setup(void)
+{
+	size_t pages = 2 * opt.workers * npages + 1; /* and the header */
+	char path[256], val[32], why[256];
+	unsigned int i, members;
+	int fd, err;
+
+	if (!env.cg_dir[0])
+		ksft_exit_skip("-S needs memory cgroups: %s\n", env.cg_why);
+	fd = loop_swap_attach(pagesize, pages, env.swap_dev,
+			      sizeof(env.swap_dev), why, sizeof(why));
+	if (fd < 0) {
+		env.swap_dev[0] = '\0';
+		ksft_exit_skip("-S needs a loop device to swap on: %s\n", why);
+	}
+	err = swapon(env.swap_dev, SWAP_FLAG_PREFER | SWAP_FLAG_PRIO_MASK) ? errno : 0;
+	close(fd);
+	if (err) {
+		ksft_print_msg("swapon %s: %s\n", env.swap_dev, strerror(err));
+		env.swap_dev[0] = '\0';
+		ksft_exit_fail_msg("-S: cannot swap on a loop device\n");
+	}
+	env.swap = true;
+	for (i = 0; i < 2; i++) {
+		/* Workers alternate: even ids in a, odd ones in b (cg_join()). */
+		members = (opt.workers + 1 - i) / 2;
+		if (!members)
+			continue;
+		snprintf(path, sizeof(path), "%s/%c/memory.max", env.cg_dir,
+			 'a' + i);
+		snprintf(val, sizeof(val), "%zu",
+			 members * npages * pagesize / 4 * 3);
+		err = write_str(path, val);
+		if (err)
+			ksft_exit_fail_msg("%s: %s\n", path, strerror(-err));
+	}
+	sc_counters_setup();
+}
+
+static void swap_pressure_end(void)
+{
+	char path[256];
+	int i;
+
+	for (i = 0; env.sc_counting && i < 2; i++) {
+		sc_instance_write(i, "events/ksm/ksm_wp_reuse/enable", "0");
+		snprintf(path, sizeof(path), TRACEFS "/instances/%s", sc_instance[i]);
+		if (rmdir(path))
+			ksft_print_msg("rmdir %s: %s\n", path, strerror(errno));
+	}
+	env.sc_counting = false;
+	/* With the workers gone, this reads back little. */
+	if (env.swap_dev[0] && swapoff(env.swap_dev))
+		ksft_print_msg("swapoff %s: %s\n", env.swap_dev, strerror(errno));
+	env.swap_dev[0] = '\0';
+}
+
 static void env_setup(void)
 {
 	int fd = open(GUP_TEST, O_RDWR);
@@ -1395,6 +1602,8 @@ static void env_setup(void)
 	env.compact = !access(COMPACT_MEMORY, W_OK);
 	nodes_setup();
 	cg_setup();
+	if (opt.swap_pressure)
+		swap_pressure_setup();
 }
 
 /* --- chaos agents: threads of the controller -------------------------------- */
@@ -1647,8 +1856,15 @@ static long monitor(double end, long reuse0, long cow0)
 		if (opt.reuse_target && reuse - reuse0 >= opt.reuse_target)
 			break;
 		if (now_s() >= next) {
-			ksft_print_msg("%.0f s: ksm_wp_reuse +%ld, cow_ksm +%ld\n",
-				       now_s() - start, reuse - reuse0, cow - cow0);
+			char sc[96] = "";
+
+			if (env.sc_counting)
+				snprintf(sc, sizeof(sc),
+					 "; swap cache: reused %ld, refused %ld",
+					 sc_count(0), sc_count(1));
+			ksft_print_msg("%.0f s: ksm_wp_reuse +%ld, cow_ksm +%ld%s\n",
+				       now_s() - start, reuse - reuse0, cow - cow0,
+				       sc);
 			next += 60;
 		}
 	}
@@ -1695,6 +1911,7 @@ static void cleanup(void)
 	chaos_end();
 	kill_workers();
 	cg_remove();
+	swap_pressure_end();
 	knobs_restore();
 }
 
@@ -1855,6 +2072,11 @@ static void print_report(double duration, long reuse, long cow, long max_sharing
 	       SUM(ksm_seen), SUM(swapped_seen), max_sharing, ksmd_pages,
 	       reuse, reuse / duration, cow);
 	ksft_print_msg("%s", buf);
+	if (opt.swap_pressure)
+		ksft_print_msg(
+			"swap pressure (-S, %s): pswpin %ld, pswpout %ld; KSM faults on folios in the swap cache: reused %ld (slot freed), refused %ld (swapcache: another swap entry)\n",
+			       env.swap_dev, pswp[0], pswp[1], sc_count(0),
+			       sc_count(1));
 	if (!reuse)
 		ksft_print_msg("note: no KSM fault was reused\n");
 	if (!cow)
@@ -1866,7 +2088,7 @@ static void print_report(double duration, long reuse, long cow, long max_sharing
 static void __noreturn print_usage(const char *prog, int status)
 {
 	printf("usage: %s [-d seconds] [-s seed] [-j workers] [-p pages] [-m 0|1|a]\n"
-	       "       [-r] [-n faults] [-w ms]\n"
+	       "       [-r] [-n faults] [-w ms] [-S]\n"
 	       "  -d  run the load this long (default 60)\n"
 	       "  -s  seed of every random choice (default: from the clock)\n"
 	       "  -j  worker processes, 1..%d (default 4; odd ones have 2 threads)\n"
@@ -1876,7 +2098,10 @@ static void __noreturn print_usage(const char *prog, int status)
 	       "  -r  reuse-heavy mix: most operations cycle merged twin pairs\n"
 	       "  -n  stop the load early once this many faults were reused\n"
 	       "  -w  mean pause before each flip of wp_reuse, in ms (default 800;\n"
-	       "      with -r a flip is off, and on again 20..200 ms later)\n",
+	       "      with -r a flip is off, and on again 20..200 ms later)\n"
+	       "  -S  swap pressure: swap on a loop device, the workers' cgroups\n"
+	       "      at memory.max 3/4 of their pages; count the KSM faults that\n"
+	       "      met the swap cache\n",
 	       prog, MAX_WORKERS, CHUNK_PAGES, MIN_PAGES, MAX_PAGES);
 	exit(status);
 }
@@ -1886,7 +2111,7 @@ static void parse_opts(int argc, char **argv)
 	bool seeded = false;
 	int c;
 
-	while ((c = getopt(argc, argv, "d:s:j:p:m:rn:w:h")) != -1) {
+	while ((c = getopt(argc, argv, "d:s:j:p:m:rn:w:Sh")) != -1) {
 		switch (c) {
 		case 'd':
 			opt.duration = strtoul(optarg, NULL, 0);
@@ -1918,6 +2143,9 @@ static void parse_opts(int argc, char **argv)
 		case 'w':
 			opt.flip_ms = strtoul(optarg, NULL, 0);
 			break;
+		case 'S':
+			opt.swap_pressure = true;
+			break;
 		case 'h':
 			print_usage(argv[0], 0);
 		default:
@@ -1936,11 +2164,12 @@ static void parse_opts(int argc, char **argv)
 		npages = MIN_PAGES;
 	nchunks = npages / CHUNK_PAGES;
 	run_salt = mix64(opt.seed);
-	snprintf(cmdline, sizeof(cmdline), "%s -d %u -s %llu -j %u -p %zu -m %s%s -n %ld -w %u",
+	snprintf(cmdline, sizeof(cmdline), "%s -d %u -s %llu -j %u -p %zu -m %s%s -n %ld -w %u%s",
 		 argv[0], opt.duration, (unsigned long long)opt.seed,
 		 opt.workers, npages,
 		 opt.man < 0 ? "a" : opt.man ? "1" : "0",
-		 opt.reuse_mix ? " -r" : "", opt.reuse_target, opt.flip_ms);
+		 opt.reuse_mix ? " -r" : "", opt.reuse_target, opt.flip_ms,
+		 opt.swap_pressure ? " -S" : "");
 }
 
 static void on_signal(int sig)
@@ -1985,9 +2214,14 @@ static void print_settings(void)
 	ksft_print_msg("NUMA nodes with memory: %d%s; gup_test: %s; swap: %s; memcgs: %s%s\n",
 		       env.nr_nodes, env.nr_nodes > 1 ? "" : " (move_pages skipped)",
 		       env.gup ? "yes" : "no (R/O pins skipped)",
-		       env.swap ? "yes" : "no (MADV_PAGEOUT cannot swap)",
+		       !env.swap ? "no (MADV_PAGEOUT cannot swap)" :
+		       env.swap_dev[0] ? env.swap_dev : "yes",
 		       env.cg_dir[0] ? "2 (workers alternate)" : "not used: ",
 		       env.cg_dir[0] ? "" : env.cg_why);
+	if (opt.swap_pressure)
+		ksft_print_msg(
+			"swap pressure: swapping to %s at the highest priority; each worker cgroup's memory.max is 3/4 of its workers' pages\n",
+			       env.swap_dev);
 }
 
 /* Everything before the load; exits (restoring what it changed) on failure. */
@@ -2030,8 +2264,12 @@ static bool run_load(double *duration, long *max_sharing, long reuse0,
 	chaos_start();
 	start = now_s();
 	ksmd_pages = -read_long(KSM_SYSFS "pages_scanned");
+	pswp[0] = -vmstat_read("pswpin");
+	pswp[1] = -vmstat_read("pswpout");
 	*max_sharing = monitor(start + opt.duration, reuse0, cow0);
 	ksmd_pages += read_long(KSM_SYSFS "pages_scanned");
+	pswp[0] += vmstat_read("pswpin");
+	pswp[1] += vmstat_read("pswpout");
 	chaos_end();
 	*duration = now_s() - start;
 	return !interrupted && finish_workers();

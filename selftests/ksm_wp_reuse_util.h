@@ -10,11 +10,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <linux/loop.h>
 
 static inline int write_str(const char *path, const char *s)
 {
@@ -106,6 +110,87 @@ static inline int read_ksm_fault_counts(long *reuse, long *cow)
 	}
 	fclose(f);
 	return found == 2 ? 0 : -ENOENT;
+}
+
+/* Write mkswap's header (version 1, no bad pages) to page 0 of @fd. */
+static inline int write_swap_header(int fd, size_t pagesize, size_t pages)
+{
+	const uint32_t info[3] = { 1, pages - 1, 0 }; /* version, last_page, nr_badpages */
+	char *hdr = calloc(1, pagesize);
+	int ret = -1;
+
+	if (!hdr)
+		return -1;
+	memcpy(hdr + 1024, info, sizeof(info));
+	memcpy(hdr + pagesize - 10, "SWAPSPACE2", 10);
+	if (pwrite(fd, hdr, pagesize, 0) == (ssize_t)pagesize && !fsync(fd))
+		ret = 0;
+	free(hdr);
+	return ret;
+}
+
+/*
+ * Attach a memfd of @pages pages with a swap header to a free loop device,
+ * to swap on: disk-like, its I/O completes asynchronously, in the loop
+ * worker. Its path goes to @path. The device detaches itself (autoclear)
+ * when the last opener lets go: the swapon() that follows, or our close()
+ * if that fails. Returns an fd of the device to close after swapon(), or -1
+ * with the reason in @why.
+ */
+static inline int loop_swap_attach(size_t pagesize, size_t pages, char *path,
+				   size_t len, char *why, size_t wlen)
+{
+	struct loop_config cfg = { 0 };
+	int ctl, nr, mfd, fd = -1;
+
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0) {
+		snprintf(why, wlen, "/dev/loop-control: %s", strerror(errno));
+		return -1;
+	}
+	nr = ioctl(ctl, LOOP_CTL_GET_FREE);
+	close(ctl);
+	if (nr < 0) {
+		snprintf(why, wlen, "LOOP_CTL_GET_FREE: %s", strerror(errno));
+		return -1;
+	}
+	snprintf(path, len, "/dev/loop%d", nr);
+	mfd = memfd_create("ksm_wp_reuse_swap", MFD_CLOEXEC);
+	if (mfd < 0 || ftruncate(mfd, pages * pagesize) ||
+	    write_swap_header(mfd, pagesize, pages)) {
+		snprintf(why, wlen, "memfd for %s: %s", path, strerror(errno));
+		goto out;
+	}
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	cfg.fd = mfd;
+	cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+	if (fd < 0 || ioctl(fd, LOOP_CONFIGURE, &cfg)) {
+		snprintf(why, wlen, "LOOP_CONFIGURE %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+out:
+	if (mfd >= 0)
+		close(mfd);
+	return fd;
+}
+
+/* KiB in use on @dev (/proc/swaps: slots held by swap entries or the swap cache), or -1. */
+static inline long swap_used_kb(const char *dev)
+{
+	char line[256], name[128];
+	long size, used, ret = -1;
+	FILE *f = fopen("/proc/swaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%127s %*s %ld %ld", name, &size, &used) == 3 &&
+		    !strcmp(name, dev))
+			ret = used;
+	fclose(f);
+	return ret;
 }
 
 static inline double now_s(void)

@@ -220,6 +220,29 @@ impl Deref for FolioLockGuard<'_> {
     }
 }
 
+impl FolioLockGuard<'_> {
+    /// Takes the folio out of the swap cache and frees its swap slots if no swap entry refers
+    /// to them any more (`folio_free_swap()`): no page table or shmem mapping still holds one,
+    /// the folio is not under writeback and hibernation is not writing its image. The data then
+    /// lives in the folio only, which is marked dirty. Returns whether it did so; false for a
+    /// folio that is not in the swap cache.
+    ///
+    /// The swap cache's references to the folio go with it. It does not sleep (it takes the
+    /// swap cluster's spinlock), so the page table lock may be held.
+    pub fn free_swap(&self) -> bool {
+        #[cfg(CONFIG_SWAP)]
+        {
+            // SAFETY: By the type invariants, we hold the folio lock, which the function
+            // requires. The references it drops are the swap cache's own, never the one that
+            // keeps `self.folio` valid (type invariants of `Folio`: a reference or a mapping,
+            // not the swap cache).
+            unsafe { bindings::folio_free_swap(self.folio.as_ptr()) }
+        }
+        #[cfg(not(CONFIG_SWAP))]
+        false
+    }
+}
+
 impl Drop for FolioLockGuard<'_> {
     #[inline]
     fn drop(&mut self) {
@@ -277,6 +300,22 @@ mod tests {
         }
         assert!(!folio.test_locked());
         assert!(folio.trylock().is_some());
+        assert!(!folio.test_locked());
+        Ok(())
+    }
+
+    /// A folio that is not in the swap cache has no swap slot to free: `free_swap()` says so and
+    /// leaves the folio, its lock and its references as they were.
+    #[test]
+    fn free_swap_outside_swap_cache_changes_nothing() -> Result<(), AllocError> {
+        let folio = Folio::alloc(GFP_KERNEL, 0)?;
+        {
+            let guard = folio.trylock().ok_or(AllocError)?;
+            assert!(!guard.free_swap());
+            assert!(guard.test_locked());
+            assert!(!guard.test_swapcache());
+            assert_eq!(guard.ref_count(), 1);
+        }
         assert!(!folio.test_locked());
         Ok(())
     }

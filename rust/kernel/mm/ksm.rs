@@ -20,7 +20,8 @@ use crate::{
 pub enum WpRefusal {
     /// Another page table entry maps the folio too: the copy is correct.
     Mapped = bindings::ksm_wp_reuse_result_KSM_WP_MAPPED,
-    /// The folio is in the swap cache.
+    /// The folio is in the swap cache and cannot leave it: another swap entry still refers to
+    /// its slot (a sharer that has not faulted the page back in), or it is under writeback.
     Swapcache = bindings::ksm_wp_reuse_result_KSM_WP_SWAPCACHE,
     /// The folio has no stable node: it is being linked into the stable tree.
     NoStableNode = bindings::ksm_wp_reuse_result_KSM_WP_NO_STABLE_NODE,
@@ -70,9 +71,10 @@ impl<'a> StableKsmFolio<'a> {
     /// Checks, under the lock that `locked` holds, that it is a small KSM folio with a stable
     /// node that is not in the swap cache.
     ///
-    /// Fails with [`WpRefusal::Swapcache`] for a folio in the swap cache, and with
-    /// [`WpRefusal::NoStableNode`] for any other folio: one that is not KSM (or is large, which a
-    /// KSM folio never is) has no stable node either.
+    /// Fails with [`WpRefusal::Swapcache`] for a folio in the swap cache (take it out first with
+    /// [`FolioLockGuard::free_swap`], under the same lock), and with [`WpRefusal::NoStableNode`]
+    /// for any other folio: one that is not KSM (or is large, which a KSM folio never is) has no
+    /// stable node either.
     ///
     /// # Examples
     ///
