@@ -59,15 +59,17 @@ fn reuse(fault: &WpFault<'_>) -> Result<Reused, WpRefusal> {
 
     let locked = folio.trylock().ok_or(WpRefusal::Trylock)?;
     // A KSM folio faulted back in from the swap cache keeps its slot there: do_swap_page()
-    // frees it on a write only for an exclusive page, and a KSM page never is one. Free it, as
+    // frees it at once only on a SWP_SYNCHRONOUS_IO device, for an mlocked page or with swap
+    // full, else on a write to an exclusive page, and a KSM page never is one. Free it, as
     // wp_can_reuse_anon_folio() does, unless another swap entry still refers to it (a sharer
-    // that has not faulted the page back in will read it from the swap cache: copy).
+    // that has not faulted the page back in will read it from the swap cache: copy). A later
+    // refusal copies the folio with its slot freed, which is harmless, as there.
     //
-    // KSM's lookup spins on a frozen folio only while it is in the swap cache (migration freezes
-    // those, and they stay KSM). folio_free_swap() clears the flag under the folio lock before
-    // the freeze, a fully ordered cmpxchg: a lookup that meets the frozen count sees the folio
-    // out of the swap cache and takes the node for stale, and one that read the flag before it
-    // was cleared spins until the unfreeze, then finds the mapping moved: stale too.
+    // KSM's lookup spins on a frozen folio only while it sees it in the swap cache (migration
+    // freezes those, and they stay KSM); otherwise it takes the node for stale. Either is safe
+    // here, so the lookup needs no barrier: folio_free_swap() clears the flag before the
+    // freeze, and a lookup that still sees the flag spins until the unfreeze; its
+    // folio_try_get() then succeeds, fully ordered, and finds the mapping moved: stale too.
     if locked.test_swapcache() && !locked.free_swap() {
         return Err(WpRefusal::Swapcache);
     }

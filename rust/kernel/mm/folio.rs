@@ -22,7 +22,8 @@ use core::{ops::Deref, ptr::NonNull};
 /// # Invariants
 ///
 /// The folio is valid (allocated, not freed) for as long as a `&Folio` exists: it is borrowed
-/// from a caller that holds a reference, or a mapping (which holds one) under the PTE lock. Its
+/// from a caller that holds a reference of its own, or a mapping (which holds one) under the PTE
+/// lock; never only the page cache's or the swap cache's, which go with the folio lock held. Its
 /// reference count is non-zero, except while the holder of its only reference has frozen it
 /// (`folio_ref_freeze()`): then only that holder uses its `&Folio`, takes no reference and
 /// unfreezes the count before anyone else can use one.
@@ -65,9 +66,9 @@ impl Folio {
     ///
     /// # Safety
     ///
-    /// `ptr` must point to a folio that stays valid for `'a`: the caller holds a reference, or a
-    /// mapping of it that cannot go away (the PTE lock), for that long. Its reference count must
-    /// not be frozen.
+    /// `ptr` must point to a folio that stays valid for `'a`: the caller holds a reference of its
+    /// own (not the page cache's or the swap cache's), or a mapping of it that cannot go away (the
+    /// PTE lock), for that long. Its reference count must not be frozen.
     #[inline]
     pub unsafe fn from_raw<'a>(ptr: *mut bindings::folio) -> &'a Self {
         // SAFETY: `Folio` is a transparent wrapper, and the caller ensures validity for `'a`.
@@ -224,18 +225,23 @@ impl FolioLockGuard<'_> {
     /// Takes the folio out of the swap cache and frees its swap slots if no swap entry refers
     /// to them any more (`folio_free_swap()`): no page table or shmem mapping still holds one,
     /// the folio is not under writeback and hibernation is not writing its image. The data then
-    /// lives in the folio only, which is marked dirty. Returns whether it did so; false for a
-    /// folio that is not in the swap cache.
+    /// lives in the folio only, which is marked dirty. Returns whether it did so: false for a
+    /// folio that is not in the swap cache, and false, harmlessly, when a swap count dropped to
+    /// zero only just now.
     ///
     /// The swap cache's references to the folio go with it. It does not sleep (it takes the
     /// swap cluster's spinlock), so the page table lock may be held.
+    ///
+    /// Not `#[inline]`: modules call the kernel crate's symbol, `folio_free_swap()` is not
+    /// exported to them.
     pub fn free_swap(&self) -> bool {
         #[cfg(CONFIG_SWAP)]
         {
             // SAFETY: By the type invariants, we hold the folio lock, which the function
-            // requires. The references it drops are the swap cache's own, never the one that
-            // keeps `self.folio` valid (type invariants of `Folio`: a reference or a mapping,
-            // not the swap cache).
+            // requires; the lock also keeps the swap device of a folio in its swap cache from
+            // going (swapoff must take it to empty the cache). The references it drops are the
+            // swap cache's, never the one that keeps `self.folio` valid (type invariants of
+            // `Folio`: the borrower's own reference, or a mapping's).
             unsafe { bindings::folio_free_swap(self.folio.as_ptr()) }
         }
         #[cfg(not(CONFIG_SWAP))]

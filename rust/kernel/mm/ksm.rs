@@ -21,7 +21,8 @@ pub enum WpRefusal {
     /// Another page table entry maps the folio too: the copy is correct.
     Mapped = bindings::ksm_wp_reuse_result_KSM_WP_MAPPED,
     /// The folio is in the swap cache and cannot leave it: another swap entry still refers to
-    /// its slot (a sharer that has not faulted the page back in), or it is under writeback.
+    /// its slot (a sharer that has not faulted the page back in), it is under writeback, or
+    /// hibernation is writing its image.
     Swapcache = bindings::ksm_wp_reuse_result_KSM_WP_SWAPCACHE,
     /// The folio has no stable node: it is being linked into the stable tree.
     NoStableNode = bindings::ksm_wp_reuse_result_KSM_WP_NO_STABLE_NODE,
