@@ -292,6 +292,30 @@ struct pg {
 	uint64_t kpf;		/* kpageflags, 0 if not present */
 };
 
+/*
+ * Read @n pages from the pipe @fd: how many do not hold the old (unmarked)
+ * data of @tag, or -1 if the pipe did not give n pages.
+ */
+static long pipe_bad_pages(int fd, size_t n, unsigned int tag)
+{
+	ssize_t got, total = 0;
+	char *buf = malloc(n * pagesize);
+	long bad = -1;
+
+	if (!buf)
+		return -1;
+	while (total < (ssize_t)(n * pagesize)) {
+		got = read(fd, buf + total, n * pagesize - total);
+		if (got <= 0)
+			break;
+		total += got;
+	}
+	if (total == (ssize_t)(n * pagesize))
+		bad = bad_pages(buf, 0, n, tag, false);
+	free(buf);
+	return bad;
+}
+
 static struct pg pg_info(int pm_fd, const char *addr)
 {
 	struct pg pg = { 0 };
@@ -1204,8 +1228,7 @@ TEST_F_TIMEOUT(ksm_wp_reuse, vmsplice_ref_copied, 300)
 	const size_t n = 8;
 	unsigned long pfn[8];
 	struct iovec iov;
-	ssize_t got, total = 0;
-	char *a, *b, *buf;
+	char *a, *b;
 	bool trace;
 	int fds[2];
 
@@ -1222,16 +1245,8 @@ TEST_F_TIMEOUT(ksm_wp_reuse, vmsplice_ref_copied, 300)
 	if (trace)
 		expect_trace(_metadata, &self->st, pfn, n, "refcount");
 
-	buf = malloc(n * pagesize);
-	ASSERT_NE(NULL, buf);
-	while (total < (ssize_t)(n * pagesize)) {
-		got = read(fds[0], buf + total, n * pagesize - total);
-		ASSERT_GT(got, 0);
-		total += got;
-	}
-	EXPECT_EQ(0, bad_pages(buf, 0, n, TAG_VMSPLICE, false))
+	EXPECT_EQ(0, pipe_bad_pages(fds[0], n, TAG_VMSPLICE))
 		TH_LOG("the pipe sees the write");
-	free(buf);
 	close(fds[0]);
 	close(fds[1]);
 	munmap(a, n * pagesize);
@@ -2025,11 +2040,10 @@ static void swapcache_round(struct __test_metadata *_metadata,
 					 "swapped, no other swap entry";
 	long used0, used1, cached0, cached1, alloc0, alloc1;
 	long swc_before = 0, swc0 = 0, swc1 = 0;
-	char why[256], path[PATH_MAX], cg_swap[PATH_MAX], *a, *b, *buf;
+	char why[256], path[PATH_MAX], cg_swap[PATH_MAX], *a, *b;
 	int fds[2] = { -1, -1 }, wfd = -1, ret;
 	unsigned long pfn[256];
 	struct ksm_cnt c0, c1;
-	ssize_t got, total = 0;
 	double deadline;
 	struct iovec iov;
 	bool trace, in_sc = true;
@@ -2106,15 +2120,7 @@ static void swapcache_round(struct __test_metadata *_metadata,
 
 	if (pin) {
 		/* Drop the pipe's references; it must still hold the old data. */
-		buf = malloc(n * pagesize);
-		ASSERT_NE(NULL, buf);
-		while (total < (ssize_t)(n * pagesize)) {
-			got = read(fds[0], buf + total, n * pagesize - total);
-			ASSERT_GT(got, 0);
-			total += got;
-		}
-		EXPECT_EQ(0, bad_pages(buf, 0, n, TAG_SWAPCACHE, false));
-		free(buf);
+		EXPECT_EQ(0, pipe_bad_pages(fds[0], n, TAG_SWAPCACHE));
 		close(fds[0]);
 		close(fds[1]);
 	}
