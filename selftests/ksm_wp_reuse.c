@@ -2013,8 +2013,9 @@ TEST_F_TIMEOUT(ksm_wp_reuse, memcg_removed_group_reused, 600)
  * synchronous and reclaim frees the folio at once (the page read back is then
  * a new, ordinary anon page, which upstream reuses): there a pipe reference
  * (vmsplice) keeps it, as pageout() keeps a folio with an extra reference in
- * the swap cache, unwritten. With @other_entry, fork() then duplicates the
- * swap entries, so another page table refers to each slot. Our read fault
+ * the swap cache, unwritten. Unless @entry is ENTRY_NONE, fork() then
+ * duplicates the swap entries, so another page table refers to each slot.
+ * Our read fault
  * finds the KSM folio in the swap cache and maps it, with its stable node
  * (ksm_might_need_to_copy()). On the loop device the folio stays in the swap
  * cache (do_swap_page() frees it on a write to an exclusive page only, and a
@@ -2022,22 +2023,37 @@ TEST_F_TIMEOUT(ksm_wp_reuse, memcg_removed_group_reused, 600)
  * another swap entry refers to the slot. The state is checked via kpageflags
  * before the write; if it was not reached, the test says so and skips.
  *
+ * With ENTRY_DROPPED the child is killed after that: its exit drops its
+ * swap entries and leaves the folio in the swap cache, since we map it
+ * (__try_to_reclaim_swap() with TTRS_UNMAPPED), on zram too.
+ *
  * Then the write reuses the folio and frees its slot: same PFN, right data,
  * no longer KSM nor in the swap cache, no slot left in use on the device,
  * SwapCached down by n pages, no page allocated, trace "reused" with
- * swapcache=1 (swapcache=0 on zram, freed at swap-in already). With
- * @other_entry it copies (trace "swapcache"), the slot stays, and the child
- * reads its own unchanged data. With @memcg it all runs in a cgroup of our
- * own, whose memory.swap.current must lose the n pages' swap charge.
+ * swapcache=1 (swapcache=0 on zram without another entry: freed at swap-in
+ * already). With ENTRY_KEPT it copies (trace "swapcache"), the slot stays,
+ * and the child reads its own unchanged data. With @memcg it all runs in a
+ * cgroup of our own, whose memory.swap.current must lose the n pages' swap
+ * charge.
  */
+enum other_entry {
+	ENTRY_NONE,	/* no other swap entry refers to the slots */
+	ENTRY_KEPT,	/* a forked child's do, through the write */
+	ENTRY_DROPPED,	/* they did at our swap-in; the child is gone */
+};
+
 static void swapcache_round(struct __test_metadata *_metadata,
 			    struct kwr_state *st, enum swap_kind kind,
-			    bool other_entry, bool memcg)
+			    enum other_entry entry, bool memcg)
 {
+	static const char * const whats[] = {
+		[ENTRY_NONE] = "swapped, no other swap entry",
+		[ENTRY_KEPT] = "swapped, another swap entry",
+		[ENTRY_DROPPED] = "swapped, other swap entry gone after swap-in",
+	};
 	const size_t n = 256, kb = n * pagesize / 1024;
-	const bool pin = kind == SWAP_ZRAM;
-	const char *what = other_entry ? "swapped, another swap entry" :
-					 "swapped, no other swap entry";
+	const bool pin = kind == SWAP_ZRAM, copied = entry == ENTRY_KEPT;
+	const char *what = whats[entry];
 	long used0, used1, cached0, cached1, alloc0, alloc1;
 	long swc_before = 0, swc0 = 0, swc1 = 0;
 	char why[256], path[PATH_MAX], cg_swap[PATH_MAX], *a, *b;
@@ -2048,7 +2064,7 @@ static void swapcache_round(struct __test_metadata *_metadata,
 	struct iovec iov;
 	bool trace, in_sc = true;
 	size_t i;
-	pid_t pid;
+	pid_t pid = 0;
 
 	if (memcg) {
 		ret = cg_prepare(st, why, sizeof(why));
@@ -2109,7 +2125,7 @@ static void swapcache_round(struct __test_metadata *_metadata,
 		EXPECT_EQ(swc_before + (long)(n * pagesize), read_long(cg_swap))
 			TH_LOG("P/a's memory.swap.current after the swap-out");
 
-	if (other_entry) {
+	if (entry != ENTRY_NONE) {
 		pid = fork_old_data_child(a, n, TAG_SWAPCACHE, &wfd);
 		ASSERT_GT(pid, 0);
 		track_pid(st, 0, pid);
@@ -2124,13 +2140,19 @@ static void swapcache_round(struct __test_metadata *_metadata,
 		close(fds[0]);
 		close(fds[1]);
 	}
+	if (entry == ENTRY_DROPPED) {
+		ASSERT_EQ(0, kill(pid, SIGKILL));
+		ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+		track_pid(st, 0, 0);
+		close(wfd);
+	}
 
 	/*
 	 * 7.3's do_swap_page() frees the swap cache of a SWP_SYNCHRONOUS_IO
 	 * device at swap-in when no other swap entry refers to the slot: on
 	 * zram the write then meets a KSM folio out of the swap cache.
 	 */
-	if (kind == SWAP_ZRAM && !other_entry)
+	if (kind == SWAP_ZRAM && entry == ENTRY_NONE)
 		in_sc = pg_info(pagemap_fd, a).kpf & KWR_KPF_SWAPCACHE;
 	ASSERT_EQ(0, drain_lru());
 	for (i = 0; i < n; i++) {
@@ -2164,15 +2186,15 @@ static void swapcache_round(struct __test_metadata *_metadata,
 		swc1 = read_long(cg_swap);
 
 	check_outcome(_metadata, what, a, 0, n, TAG_SWAPCACHE, true, pfn, &c0,
-		      &c1, !other_entry);
+		      &c1, !copied);
 	if (trace)
 		expect_trace_swapcache(_metadata, st, pfn, n,
-				       other_entry ? "swapcache" : "reused", in_sc);
+				       copied ? "swapcache" : "reused", in_sc);
 	ASSERT_TRUE(used0 >= 0 && used1 >= 0 && cached0 >= 0 && cached1 >= 0 &&
 		    alloc0 >= 0 && alloc1 >= 0);
 	TH_LOG("%s: %s used %ld -> %ld KiB, SwapCached %ld -> %ld kB, %ld pages allocated",
 	       what, st->swap_dev, used0, used1, cached0, cached1, alloc1 - alloc0);
-	if (other_entry) {
+	if (copied) {
 		EXPECT_EQ(used0, used1) TH_LOG("the child's entries keep the slots");
 		EXPECT_LE((long)n, alloc1 - alloc0) TH_LOG("pages allocated");
 		ASSERT_EQ(0, release_old_data_child(wfd, n, NULL));
@@ -2200,27 +2222,32 @@ static void swapcache_round(struct __test_metadata *_metadata,
 
 TEST_F_TIMEOUT(ksm_wp_reuse, swapcache_reused_loop, 300)
 {
-	swapcache_round(_metadata, &self->st, SWAP_LOOP, false, false);
+	swapcache_round(_metadata, &self->st, SWAP_LOOP, ENTRY_NONE, false);
 }
 
 TEST_F_TIMEOUT(ksm_wp_reuse, swapcache_other_entry_copied_loop, 300)
 {
-	swapcache_round(_metadata, &self->st, SWAP_LOOP, true, false);
+	swapcache_round(_metadata, &self->st, SWAP_LOOP, ENTRY_KEPT, false);
 }
 
 TEST_F_TIMEOUT(ksm_wp_reuse, swapcache_reused_zram, 300)
 {
-	swapcache_round(_metadata, &self->st, SWAP_ZRAM, false, false);
+	swapcache_round(_metadata, &self->st, SWAP_ZRAM, ENTRY_NONE, false);
 }
 
 TEST_F_TIMEOUT(ksm_wp_reuse, swapcache_other_entry_copied_zram, 300)
 {
-	swapcache_round(_metadata, &self->st, SWAP_ZRAM, true, false);
+	swapcache_round(_metadata, &self->st, SWAP_ZRAM, ENTRY_KEPT, false);
+}
+
+TEST_F_TIMEOUT(ksm_wp_reuse, swapcache_other_entry_gone_reused_zram, 300)
+{
+	swapcache_round(_metadata, &self->st, SWAP_ZRAM, ENTRY_DROPPED, false);
 }
 
 TEST_F_TIMEOUT(ksm_wp_reuse, swapcache_reused_swap_uncharged, 300)
 {
-	swapcache_round(_metadata, &self->st, SWAP_LOOP, false, true);
+	swapcache_round(_metadata, &self->st, SWAP_LOOP, ENTRY_NONE, true);
 }
 
 /*
