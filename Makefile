@@ -51,7 +51,7 @@ selftests: kernel
 	$(S)/build.sh kselftest-all TARGETS=mm
 	$(S)/build.sh probe
 
-## make bench  the numbers: reuse vs copy vs the anon floor, perf, churn (bench kernel)
+## make bench  the numbers: reuse vs copy vs the anon floor, TCG and icount (BENCH_MODES, BENCH_BOOTS), perf, swap pressure, churn (bench kernel)
 bench: tree
 	$(S)/overlay.sh
 	$(S)/bench.sh

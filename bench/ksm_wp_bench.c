@@ -32,6 +32,11 @@
  * on one CPU, so that batches refilled afterwards are the local one, which
  * the fault path drains itself.
  *
+ * The pressure workload (-p) is ksm_on and ksm_off on a host short of memory:
+ * half of the KSM pages are swapped out before the write, and the cgroup's
+ * memory.max leaves no headroom, so the write fault meets KSM folios read
+ * back from swap (see struct pressure_result).
+ *
  * The churn workload (-c) is the same question under a moving load: worker
  * processes that opted in to KSM with PR_SET_MEMORY_MERGE share most of
  * their contents, keep writing to them while ksmd merges at full speed, and
@@ -56,6 +61,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,6 +70,9 @@
 #include "ksm_wp_util.h"
 
 /* Older uapi headers (e.g. Linux 6.1's) lack it. */
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT		21
+#endif
 #ifndef PR_SET_MEMORY_MERGE
 #define PR_SET_MEMORY_MERGE	67
 #endif
@@ -102,6 +111,7 @@
 #define TAG_PRIVATE		0x5052495641544521ULL
 #define TAG_VERSION		0x56455253494f4e73ULL
 #define TAG_RNG			0x524e47736565642eULL
+#define TAG_PRESSURE		0x5052455353555245ULL
 
 /* ---- messages ------------------------------------------------------- */
 
@@ -134,6 +144,7 @@ struct counts {
 	uint64_t pgalloc;	/* sum of every pgalloc_* line */
 	uint64_t cow_ksm;
 	uint64_t ksm_wp_reuse;
+	uint64_t pswpin, pswpout;
 	bool have_cow_ksm;	/* the kernel has the counter */
 	bool have_ksm_wp_reuse;
 };
@@ -159,6 +170,10 @@ static void vmstat_read(struct counts *c)
 		} else if (!strcmp(key, "ksm_wp_reuse")) {
 			c->ksm_wp_reuse = v;
 			c->have_ksm_wp_reuse = true;
+		} else if (!strcmp(key, "pswpin")) {
+			c->pswpin = v;
+		} else if (!strcmp(key, "pswpout")) {
+			c->pswpout = v;
 		}
 	}
 	fclose(f);
@@ -171,6 +186,8 @@ static struct counts counts_delta(const struct counts *before,
 		.pgalloc = after->pgalloc - before->pgalloc,
 		.cow_ksm = after->cow_ksm - before->cow_ksm,
 		.ksm_wp_reuse = after->ksm_wp_reuse - before->ksm_wp_reuse,
+		.pswpin = after->pswpin - before->pswpin,
+		.pswpout = after->pswpout - before->pswpout,
 		.have_cow_ksm = before->have_cow_ksm && after->have_cow_ksm,
 		.have_ksm_wp_reuse = before->have_ksm_wp_reuse &&
 				     after->have_ksm_wp_reuse,
@@ -811,6 +828,301 @@ static void run_bench(struct bench *b, const char *json_path)
 		write_bench_json(b, json_path);
 }
 
+/* ---- the swap-pressure workload ---------------------------------------------- */
+
+#define CGROUP_ROOT		"/sys/fs/cgroup"
+#define PRESSURE_CGROUP		CGROUP_ROOT "/" PROG
+#define PRESSURE_OUT_EVERY	2	/* 1 page in 2 is swapped out */
+#define PRESSURE_HEADROOM	4	/* memory.max: 1/4 of the area above use */
+
+/*
+ * -p: ksm_on and ksm_off under memory pressure. This process runs in a
+ * cgroup of its own; once ksmd has merged the twins and one twin is unmapped,
+ * every other KSM page is swapped out (MADV_PAGEOUT: lowering memory.max
+ * instead got the cgroup OOM-killed, reclaim finding the just-merged pages
+ * referenced), reclaim is asked to free half of those folios from the swap
+ * cache, and memory.max is set a quarter of the area above what the cgroup
+ * then uses. The write faults every page. One whose folio is still in the
+ * swap cache is a KSM folio there: the case this measures. One read back
+ * from the device comes back as a new, ordinary anon folio, which the anon
+ * path reuses whatever the switch says. Once the headroom is used up, every page
+ * a fault allocates, a swap-in or a copy, makes reclaim push another page
+ * out. Each round runs with the switch on, then off. Swap must be on:
+ * guest-bench.sh gives it a loop device (disk-like, not synchronous) and
+ * nothing else.
+ */
+struct pressure_result {
+	int wp_reuse;
+	long pages, merged;
+	long swapped;		/* pages not present just before the write */
+	double merge_s, ns_per_fault;
+	struct counts delta;	/* over the write loop */
+};
+
+static volatile sig_atomic_t cgroup_made;
+
+static void cgroup_write(const char *file, const char *value)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), PRESSURE_CGROUP "/%s", file);
+	if (write_file(path, value, strlen(value)) < 0)
+		die("cannot write \"%s\" to %s: %s", value, path, strerror(errno));
+}
+
+static long cgroup_read_l(const char *file)
+{
+	char path[256], buf[64];
+
+	snprintf(path, sizeof(path), PRESSURE_CGROUP "/%s", file);
+	if (read_file(path, buf, sizeof(buf)) < 0)
+		die("cannot read %s: %s", path, strerror(errno));
+	return strtol(buf, NULL, 10);
+}
+
+/* Back to the root cgroup, and remove ours (at exit and on errors too). */
+static void cgroup_leave(void)
+{
+	char pid[32];
+
+	if (!cgroup_made || getpid() != owner_pid)
+		return;
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (write_file(CGROUP_ROOT "/cgroup.procs", pid, strlen(pid)) ||
+	    rmdir(PRESSURE_CGROUP))
+		fprintf(stderr, PROG ": warning: cannot remove %s: %s\n",
+			PRESSURE_CGROUP, strerror(errno));
+	cgroup_made = 0;
+}
+
+static void cgroup_enter(void)
+{
+	char buf[256], pid[32];
+
+	if (read_file(CGROUP_ROOT "/cgroup.subtree_control", buf, sizeof(buf)) < 0)
+		die("cannot read %s: %s (no cgroup v2 there?)",
+		    CGROUP_ROOT "/cgroup.subtree_control", strerror(errno));
+	if (!strstr(buf, "memory") &&
+	    write_file(CGROUP_ROOT "/cgroup.subtree_control", "+memory", 7))
+		die("cannot enable the memory controller in %s: %s", CGROUP_ROOT,
+		    strerror(errno));
+	/* An empty one left by a killed run. */
+	if (rmdir(PRESSURE_CGROUP) && errno != ENOENT)
+		die("cannot remove %s, left over from an earlier run: %s",
+		    PRESSURE_CGROUP, strerror(errno));
+	if (mkdir(PRESSURE_CGROUP, 0755))
+		die("cannot create %s: %s", PRESSURE_CGROUP, strerror(errno));
+	cgroup_made = 1;
+	if (atexit(cgroup_leave))
+		die("atexit failed");
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	cgroup_write("cgroup.procs", pid);
+}
+
+/* Until no page is under writeback (/proc/meminfo), for at most 10 s. */
+static void wait_writeback(void)
+{
+	double deadline = now_s() + 10;
+	char line[256];
+	long kb;
+
+	do {
+		FILE *f = fopen("/proc/meminfo", "r");
+
+		if (!f)
+			die("cannot open /proc/meminfo: %s", strerror(errno));
+		kb = 0;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "Writeback: %ld kB", &kb) == 1)
+				break;
+		fclose(f);
+		if (!kb)
+			return;
+		sleep_s(0.01);
+	} while (now_s() < deadline);
+	warn("%ld kB still under writeback after 10 s", kb);
+}
+
+static long swap_total_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		die("cannot open /proc/meminfo: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "SwapTotal: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static void pressure_round(struct pressure_result *r, int wp_reuse, int round,
+			   long n, uint64_t seed)
+{
+	uint64_t key = mix64(seed ^ mix64(TAG_PRESSURE + 2 * (uint64_t)round + wp_reuse));
+	char *a = map_area(n), *b = map_area(n), limit[32];
+	uint64_t *pfns = alloc_pfns(n);
+	struct counts before, after;
+	long i, bad, first_bad;
+
+	r->wp_reuse = wp_reuse;
+	r->pages = n;
+	cgroup_write("memory.max", "max");
+	scenario_fill(a, n, key);
+	memcpy(b, a, (size_t)n * page_size);
+	knob_set(KNOB_WP_REUSE, wp_reuse ? "1" : "0");
+	r->merged = ksm_merge(a, b, n, &r->merge_s);
+	if (r->merged < MERGE_REQUIRED * n)
+		die("pressure round %d: ksmd merged only %ld of %ld page pairs in %.1f s",
+		    round, r->merged, n, r->merge_s);
+	unmap_area(b, n);
+
+	/* Batched pages are off the LRU, out of MADV_PAGEOUT's reach. */
+	drain_lru_all();
+	for (i = 0; i < n; i += PRESSURE_OUT_EVERY)
+		if (madvise(page_at(a, i), page_size, MADV_PAGEOUT))
+			die("madvise(MADV_PAGEOUT): %s", strerror(errno));
+	/*
+	 * Written out, the folios stay in the swap cache until reclaim frees
+	 * them: have it free about half of them (EAGAIN when it got less than
+	 * asked), as pressure would have by the time of the write, so that
+	 * the write reads those back from the device and finds the others in
+	 * the swap cache.
+	 */
+	wait_writeback();
+	snprintf(limit, sizeof(limit), "%ld", n / PRESSURE_OUT_EVERY / 2 * page_size);
+	if (write_file(PRESSURE_CGROUP "/memory.reclaim", limit, strlen(limit)) &&
+	    errno != EAGAIN)
+		die("cannot write %s to %s: %s", limit, PRESSURE_CGROUP "/memory.reclaim",
+		    strerror(errno));
+	/*
+	 * Headroom for a quarter of the area: the swap-ins alone outgrow it,
+	 * and past it every page a fault allocates reclaims another.
+	 */
+	snprintf(limit, sizeof(limit), "%ld",
+		 cgroup_read_l("memory.current") + n / PRESSURE_HEADROOM * page_size);
+	cgroup_write("memory.max", limit);
+	read_pfns(a, n, pfns);
+	r->swapped = 0;
+	for (i = 0; i < n; i++)
+		r->swapped += !pfns[i];
+
+	vmstat_read(&before);
+	r->ns_per_fault = timed_write(a, n);
+	vmstat_read(&after);
+	r->delta = counts_delta(&before, &after);
+
+	cgroup_write("memory.max", "max");
+	bad = scenario_verify(a, n, key, WRITE_MARK, &first_bad);
+	if (bad)
+		die("pressure round %d: %ld of %ld pages hold wrong data after the write (first: page %ld)",
+		    round, bad, n, first_bad);
+	free(pfns);
+	unmap_area(a, n);
+}
+
+static void pressure_json_round(FILE *f, const struct pressure_result *r, bool first)
+{
+	fprintf(f, "%s\n    {\"wp_reuse\": %d, \"pages\": %ld, \"merged\": %ld, ",
+		first ? "" : ",", r->wp_reuse, r->pages, r->merged);
+	fprintf(f, "\"merge_seconds\": %s, \"swapped_before_write\": %ld, ",
+		jnum(r->merge_s), r->swapped);
+	fprintf(f, "\"ns_per_fault\": %s, \"pgalloc\": %llu, \"pswpin\": %llu, \"pswpout\": %llu, ",
+		jnum(r->ns_per_fault), (unsigned long long)r->delta.pgalloc,
+		(unsigned long long)r->delta.pswpin, (unsigned long long)r->delta.pswpout);
+	fprintf(f, "\"cow_ksm\": %llu, \"ksm_wp_reuse\": %llu, \"content_ok\": true}",
+		(unsigned long long)r->delta.cow_ksm,
+		(unsigned long long)r->delta.ksm_wp_reuse);
+}
+
+static void run_pressure(long n, int rounds, uint64_t seed, const char *json_path)
+{
+	struct pressure_result *res = calloc(2 * rounds, sizeof(*res));
+	double ns[2][MAX_ROUNDS];
+	long swap_kb = swap_total_kb();
+	int i, w, cpu;
+
+	if (!res)
+		die("out of memory");
+	if (swap_kb <= 0)
+		die("no swap is on (SwapTotal in /proc/meminfo): the pressure workload swaps; turn some on");
+	if (swap_kb < 2 * n * (page_size / 1024))
+		die("%ld kB of swap is too little for -n %ld: it needs at least %ld kB",
+		    swap_kb, n, 2 * n * (page_size / 1024));
+	cpu = pin_to_this_cpu();
+	if (cpu < 0)
+		warn("cannot pin to one CPU (%s): some KSM faults may copy", strerror(errno));
+	ksmd_full_speed(2 * n + 256);
+	cgroup_enter();
+
+	progress(PROG ": pressure, %ld pages, %d round%s, CPU %d, 1 page in %d swapped out\n",
+		 n, rounds, rounds == 1 ? "" : "s", cpu, PRESSURE_OUT_EVERY);
+	for (i = 0; i < rounds; i++) {
+		for (w = 1; w >= 0; w--) {
+			struct pressure_result *r = &res[2 * i + (1 - w)];
+
+			pressure_round(r, w, i + 1, n, seed);
+			ns[1 - w][i] = r->ns_per_fault;
+			progress("round %d/%d wp_reuse=%d %8.0f ns/fault, swapped out %ld, pswpin %llu, pswpout %llu, pgalloc %llu, cow_ksm %llu, ksm_wp_reuse %llu\n",
+				 i + 1, rounds, w, r->ns_per_fault, r->swapped,
+				 (unsigned long long)r->delta.pswpin,
+				 (unsigned long long)r->delta.pswpout,
+				 (unsigned long long)r->delta.pgalloc,
+				 (unsigned long long)r->delta.cow_ksm,
+				 (unsigned long long)r->delta.ksm_wp_reuse);
+		}
+	}
+	cgroup_leave();
+
+	printf("pressure: %ld pages, %d round%s, 1 page in %d swapped out\n",
+	       n, rounds, rounds == 1 ? "" : "s", PRESSURE_OUT_EVERY);
+	printf("%-10s %15s %10s %10s %10s %10s %10s %12s\n", "wp_reuse",
+	       "median ns/fault", "swapped", "pswpin", "pswpout", "pgalloc",
+	       "cow_ksm", "ksm_wp_reuse");
+	for (w = 1; w >= 0; w--) {
+		struct counts t = { 0 };
+		long swapped = 0;
+
+		for (i = 0; i < rounds; i++) {
+			const struct pressure_result *r = &res[2 * i + (1 - w)];
+
+			swapped += r->swapped;
+			t.pswpin += r->delta.pswpin;
+			t.pswpout += r->delta.pswpout;
+			t.pgalloc += r->delta.pgalloc;
+			t.cow_ksm += r->delta.cow_ksm;
+			t.ksm_wp_reuse += r->delta.ksm_wp_reuse;
+		}
+		printf("%-10d %15.0f %10ld %10llu %10llu %10llu %10llu %12llu\n", w,
+		       median(ns[1 - w], rounds), swapped,
+		       (unsigned long long)t.pswpin, (unsigned long long)t.pswpout,
+		       (unsigned long long)t.pgalloc, (unsigned long long)t.cow_ksm,
+		       (unsigned long long)t.ksm_wp_reuse);
+	}
+	print_ratio("off_over_on", "median wp_reuse=0 / median wp_reuse=1",
+		    ratio(median(ns[1], rounds), median(ns[0], rounds)));
+
+	if (json_path) {
+		FILE *f = json_open(json_path);
+
+		fprintf(f, "{\n  \"benchmark\": \"ksm_wp_bench\",\n  \"mode\": \"pressure\",\n");
+		fprintf(f, "  \"kernel\": \"%s\",\n  \"page_size\": %ld,\n", kernel_release(), page_size);
+		fprintf(f, "  \"pages\": %ld,\n  \"rounds\": %d,\n  \"seed\": %llu,\n", n, rounds,
+			(unsigned long long)seed);
+		fprintf(f, "  \"out_every\": %d,\n  \"swap_total_kb\": %ld,\n", PRESSURE_OUT_EVERY, swap_kb);
+		fprintf(f, "  \"median_ns_on\": %s,\n  \"median_ns_off\": %s,\n",
+			jnum(median(ns[0], rounds)), jnum(median(ns[1], rounds)));
+		fprintf(f, "  \"rounds_data\": [");
+		for (i = 0; i < 2 * rounds; i++)
+			pressure_json_round(f, &res[i], !i);
+		fprintf(f, "\n  ]\n}\n");
+		json_close(f, json_path);
+	}
+	free(res);
+}
+
 /* ---- the churn workload ------------------------------------------------------- */
 
 struct churn_opts {
@@ -1132,6 +1444,7 @@ static void print_help(FILE *f)
 		"usage: %1$s [-n PAGES] [-r ROUNDS] [-o FILE.json] [-D METHOD] [-S SEED] [-q]\n"
 		"       %1$s -s SCENARIO [-n PAGES] [-r ROUNDS] [-o FILE.json] [-D METHOD] [-q]\n"
 		"       %1$s -c [-t SECONDS] [-P PROCS] [-n PAGES] [-w 0|1] [-S SEED] [-o FILE.json]\n"
+		"       %1$s -p [-n PAGES] [-r ROUNDS] [-D METHOD] [-S SEED] [-o FILE.json]\n"
 		"\n"
 		"Times write faults on KSM pages mapped once, with /sys/kernel/mm/ksm/wp_reuse\n"
 		"on (the fault reuses the page) and off (it copies it, as upstream), against\n"
@@ -1151,6 +1464,10 @@ static void print_help(FILE *f)
 		"  -c, --churn           run the churn workload instead: workers sharing most\n"
 		"                        of their pages write, die and restart while ksmd\n"
 		"                        merges at full speed\n"
+		"  -p, --pressure        run the swap-pressure workload instead: ksm_on and\n"
+		"                        ksm_off with half of the KSM pages swapped out, in\n"
+		"                        a cgroup whose memory.max leaves no headroom\n"
+		"                        (needs swap and cgroup v2)\n"
 		"  -t, --time SECONDS    churn duration (default %5$d)\n"
 		"  -P, --procs PROCS     churn worker processes (default %6$d)\n"
 		"  -w, --wp-reuse 0|1    set the switch before the churn (default: leave it)\n"
@@ -1211,6 +1528,7 @@ int main(int argc, char **argv)
 		{ "drain",	required_argument,	NULL, 'D' },
 		{ "seed",	required_argument,	NULL, 'S' },
 		{ "churn",	no_argument,		NULL, 'c' },
+		{ "pressure",	no_argument,		NULL, 'p' },
 		{ "time",	required_argument,	NULL, 't' },
 		{ "procs",	required_argument,	NULL, 'P' },
 		{ "wp-reuse",	required_argument,	NULL, 'w' },
@@ -1223,12 +1541,13 @@ int main(int argc, char **argv)
 		.seconds = CHURN_SECONDS, .wp_reuse = -1, .seed = 1,
 	};
 	struct bench b = { .pages = DEFAULT_PAGES, .rounds = DEFAULT_ROUNDS, .seed = 1 };
-	bool churn = false, pages_set = false, churn_opt = false, bench_opt = false;
+	bool churn = false, pressure = false, pages_set = false, churn_opt = false;
+	bool bench_opt = false;
 	const char *json_path = NULL, *scenario = NULL;
 	int opt, s;
 	size_t i;
 
-	while ((opt = getopt_long(argc, argv, "n:r:s:o:D:S:ct:P:w:qh",
+	while ((opt = getopt_long(argc, argv, "n:r:s:o:D:S:cpt:P:w:qh",
 				  longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
@@ -1264,6 +1583,9 @@ int main(int argc, char **argv)
 		case 'c':
 			churn = true;
 			break;
+		case 'p':
+			pressure = true;
+			break;
 		case 't':
 			co.seconds = parse_num("-t", optarg, 1, CHURN_MAX_SECONDS);
 			churn_opt = true;
@@ -1291,6 +1613,10 @@ int main(int argc, char **argv)
 		usage_error("unexpected argument \"%s\"", argv[optind]);
 	if (churn && bench_opt)
 		usage_error("-r, -s and -D do not apply to the churn workload (-c)");
+	if (churn && pressure)
+		usage_error("-c and -p are two workloads: choose one");
+	if (pressure && scenario)
+		usage_error("-s does not apply to the pressure workload (-p): it runs ksm_on and ksm_off");
 	if (!churn && churn_opt)
 		usage_error("-t, -P and -w apply only to the churn workload (-c)");
 	if (churn && !pages_set)
@@ -1313,6 +1639,10 @@ int main(int argc, char **argv)
 		check_interfaces(true, false);
 		install_restore_handlers();
 		run_churn(&co, json_path);
+	} else if (pressure) {
+		check_interfaces(true, true);
+		install_restore_handlers();
+		run_pressure(b.pages, b.rounds, b.seed, json_path);
 	} else {
 		bool ksm = b.run[SC_KSM_ON] || b.run[SC_KSM_OFF];
 

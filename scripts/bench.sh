@@ -1,9 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # make bench: build the benchmark kernel (the test config without debug
-# options, its own build directory), boot it once and run every scenario
-# side by side, then write bench/results/<date>-<kernel>.{json,svg} and print
-# the table. BENCH_PAGES, BENCH_ROUNDS, CHURN_SECONDS size the run.
+# options, its own build directory), boot it and run every scenario side by
+# side, then write bench/results/<date>-<kernel>.{json,svg,md} and print the
+# table. Each mode of BENCH_MODES boots BENCH_BOOTS times:
+#   tcg     multi-threaded TCG: real memory and atomics costs, noisy (about
+#           +-25% between boots); its first boot also runs perf, the
+#           tracepoint's verdicts, the swap-pressure and churn workloads
+#   icount  -icount shift=0,sleep=off: guest time counts instructions, so a
+#           boot repeats the last one's figures
+# Then one more boot, where gdb single-steps the first write faults of
+# ksm_on and anon_reuse and counts their instructions by kernel symbol
+# (bench-steps.py; BENCH_STEPS=0 skips it).
+# BENCH_PAGES, BENCH_ROUNDS, CHURN_SECONDS size the run.
 KBUILD_CONFIG=bench
 . "$(dirname "$0")/lib.sh"
 export KBUILD_CONFIG KOUT
@@ -11,6 +20,13 @@ export KBUILD_CONFIG KOUT
 PAGES=${BENCH_PAGES:-16384}
 ROUNDS=${BENCH_ROUNDS:-5}
 CHURN=${CHURN_SECONDS:-20}
+MODES=${BENCH_MODES:-tcg icount}
+BOOTS=${BENCH_BOOTS:-2}
+for m in $MODES; do
+	case $m in tcg | icount) ;; *) die "BENCH_MODES: $m is not a mode (tcg, icount)" ;; esac
+done
+[ -n "$MODES" ] || die "BENCH_MODES is empty: give tcg, icount or both"
+case $BOOTS in '' | *[!0-9]* | 0) die "BENCH_BOOTS=$BOOTS: give a number of boots, 1 or more" ;; esac
 
 "$PROJECT_DIR/scripts/config.sh"
 "$PROJECT_DIR/scripts/build.sh"
@@ -24,9 +40,44 @@ gcc -O2 -g -fno-omit-frame-pointer -Wall -Wextra -isystem "$KOUT/usr/include" \
 
 raw=$CACHE_DIR/results/bench-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$raw"
-step "Benchmark guest ($PAGES pages x $ROUNDS rounds, churn ${CHURN}s; raw output in $raw)"
-VM_OUT=$raw "$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-bench.sh" \
-	"$raw" "$bin" "$PAGES" "$ROUNDS" "$CHURN" || die "the benchmark failed in the guest; see $raw"
+for mode in $MODES; do
+	for boot in $(seq "$BOOTS"); do
+		parts=none
+		[ "$boot$mode" != 1tcg ] || parts=full
+		out=$raw/$mode-$boot
+		mkdir -p "$out"
+		step "Benchmark guest, $mode, boot $boot of $BOOTS ($PAGES pages x $ROUNDS rounds, extra parts: $parts; raw output in $out)"
+		icount=0 accel=${VM_ACCEL:-auto}
+		[ "$mode" = tcg ] || icount=1 accel=tcg
+		VM_ICOUNT=$icount VM_ACCEL=$accel VM_OUT=$out \
+			"$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-bench.sh" \
+			"$out" "$bin" "$PAGES" "$ROUNDS" "$CHURN" "$parts" ||
+			die "the benchmark failed in the $mode guest (boot $boot); see $out"
+	done
+done
+
+# Where a fault's instructions go, exactly: gdb single-steps the first
+# faults of one timed write of ksm_on and of anon_reuse (bench-steps.py).
+if [ "${BENCH_STEPS:-1}" = 1 ]; then
+	out=$raw/steps
+	mkdir -p "$out"
+	port=$((20000 + $$ % 10000))
+	step "Stepping the first write faults of ksm_on and anon_reuse in gdb (raw output in $out)"
+	VM_GDB_PORT=$port VM_ACCEL=tcg VM_OUT=$out "$PROJECT_DIR/scripts/vm.sh" \
+		"$PROJECT_DIR/scripts/guest-bench.sh" "$out" "$bin" 64 1 0 steps >"$out/guest.log" 2>&1 &
+	vmpid=$!
+	for _ in $(seq 600); do
+		[ -s "$out/kallsyms" ] && break
+		kill -0 "$vmpid" 2>/dev/null || break
+		sleep 1
+	done
+	[ -s "$out/kallsyms" ] || die "the steps guest did not come up; see $out/guest.log"
+	STEPS_DIR=$out STEPS_FAULTS=16 timeout 1800 gdb -batch -nx \
+		-ex "target remote 127.0.0.1:$port" -x "$PROJECT_DIR/scripts/bench-steps.py" \
+		>"$out/gdb.log" 2>&1 || warn "gdb stepping failed; see $out/gdb.log"
+	wait "$vmpid" || die "the steps guest failed; see $out/guest.log"
+	[ -s "$out/steps.json" ] || die "no steps.json from gdb; see $out/gdb.log"
+fi
 
 step "Report"
 "$VENV/bin/python" "$PROJECT_DIR/scripts/bench-report.py" "$raw" \

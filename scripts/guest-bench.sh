@@ -1,20 +1,52 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Runs inside the benchmark guest: the interleaved benchmark, perf stat and
-# perf record per scenario, the tracepoint's verdicts, and the churn workload,
-# each into OUTDIR for scripts/bench-report.py.
-#   guest-bench.sh OUTDIR BENCH PAGES ROUNDS CHURN_SECONDS
+# Runs inside the benchmark guest, each part's output into OUTDIR for
+# scripts/bench-report.py:
+#   guest-bench.sh OUTDIR BENCH PAGES ROUNDS CHURN_SECONDS PARTS
+# Every boot runs the interleaved per-fault rounds. PARTS adds:
+#   full     perf stat and perf record per scenario, the tracepoint's
+#            verdicts, the swap-pressure workload and the churn workload
+#   none     nothing more (the repeated boots of a mode)
+#   steps    only one timed write of ksm_on and of anon_reuse, each right
+#            after the LRU drain, while bench-steps.py (gdb, on the host)
+#            single-steps their first faults: nothing else
 set -eu
-OUT=$1 BENCH=$2 PAGES=$3 ROUNDS=$4 CHURN=$5
+OUT=$1 BENCH=$2 PAGES=$3 ROUNDS=$4 CHURN=$5 PARTS=$6
 SCENARIOS="ksm_on ksm_off anon_reuse anon_cow"
 
+case $PARTS in
+full | none | steps) ;;
+*) echo "guest-bench.sh: PARTS=$PARTS: use full, none or steps" >&2; exit 2 ;;
+esac
+
 "$(dirname "$0")/guest-setup.sh"
+if [ "$PARTS" = steps ]; then
+	# Whole before the host sees it.
+	cat /proc/kallsyms >"$OUT/kallsyms.tmp"
+	mv "$OUT/kallsyms.tmp" "$OUT/kallsyms"
+	for _ in $(seq 600); do
+		[ -e "$OUT/armed" ] && break
+		sleep 1
+	done
+	[ -e "$OUT/armed" ] || { echo "guest-bench.sh: gdb did not attach within 600 s" >&2; exit 1; }
+	for s in ksm_on anon_reuse; do
+		echo "== stepped: $s"
+		"$BENCH" -s "$s" -n "$PAGES" -r 1 -q
+	done
+	exit 0
+fi
 # perf needs kernel symbols and events as root.
 echo 0 >/proc/sys/kernel/kptr_restrict
 echo -1 >/proc/sys/kernel/perf_event_paranoid
 
 echo "== interleaved rounds: $ROUNDS x $SCENARIOS, $PAGES pages each"
 "$BENCH" -n "$PAGES" -r "$ROUNDS" -o "$OUT/bench.json" | tee "$OUT/bench.txt"
+
+# perf.data cannot be written to the 9p share: keep it in the guest's /tmp.
+data=$(mktemp -d)
+trap 'rm -rf "$data"' EXIT
+
+[ "$PARTS" = full ] || exit 0
 
 for s in $SCENARIOS; do
 	echo "== perf stat: $s"
@@ -24,8 +56,6 @@ for s in $SCENARIOS; do
 	cat "$OUT/perfstat-$s.csv"
 done
 
-# perf.data cannot be written to the 9p share: keep it in the guest's /tmp.
-data=$(mktemp -d)
 for s in ksm_on ksm_off; do
 	echo "== perf record -g: $s"
 	perf record -q -g -e cpu-clock -o "$data/perf-$s.data" -- \
@@ -45,7 +75,28 @@ for s in ksm_on ksm_off; do
 	perf script -i "$data/trace-$s.data" 2>/dev/null |
 		grep -o 'result=[a-z_]*' | sort | uniq -c | tee "$OUT/trace-$s.txt"
 done
-rm -rf "$data"
+
+# The swap-pressure workload swaps to a loop device on a file in the guest's
+# memory (disk-like: not SWP_SYNCHRONOUS_IO, so a folio read back stays in
+# the swap cache), and to it alone: 7.3's allocator takes a CPU's cached
+# cluster of any device before it looks at priorities.
+echo "== swap pressure: $ROUNDS rounds x wp_reuse=1,0, $PAGES pages"
+img=$(mktemp /dev/shm/ksm-wp-bench-swap.XXXXXX)
+truncate -s $((PAGES * 4096 * 3)) "$img"
+loopdev=$(losetup --find --show "$img")
+mkswap -q "$loopdev"
+others=$(awk 'NR > 1 { print $1 }' /proc/swaps)
+for d in $others; do swapoff "$d"; done
+swapon -p 32767 "$loopdev"
+perf record -q -e ksm:ksm_wp_reuse -o "$data/trace-pressure.data" -- \
+	"$BENCH" -p -n "$PAGES" -r "$ROUNDS" -o "$OUT/pressure.json" | tee "$OUT/pressure.txt"
+# The switch-off rounds send no events: the verdicts are the switch-on ones.
+perf script -i "$data/trace-pressure.data" 2>/dev/null |
+	grep -o 'swapcache=[01] result=[a-z_]*' | sort | uniq -c | tee "$OUT/trace-pressure.txt"
+swapoff "$loopdev"
+losetup -d "$loopdev"
+rm -f "$img"
+for d in $others; do swapon "$d"; done
 
 for w in 1 0; do
 	echo "== churn: wp_reuse=$w, $CHURN s"

@@ -30,13 +30,17 @@ expect_error() {
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "TAP version 13"
-echo "1..11"
+echo "1..13"
 
 cd "$PROJECT_DIR" || exit 1
 check "shellcheck: the project's scripts" shellcheck -x scripts/*.sh .ci/run
 
 expect_error "VM_ACCEL=bogus is refused" "VM_ACCEL=bogus: use auto, kvm or tcg" \
 	env VM_ACCEL=bogus scripts/vm.sh true
+expect_error "VM_ICOUNT=1 with VM_ACCEL=kvm is refused" "VM_ICOUNT=1 needs TCG" \
+	env VM_ICOUNT=1 VM_ACCEL=kvm scripts/vm.sh true
+expect_error "BENCH_BOOTS=0 is refused before anything is built" "BENCH_BOOTS=0: give a number of boots" \
+	env BENCH_BOOTS=0 scripts/bench.sh
 
 mkdir -p "$tmp/linux-6.1"
 printf 'VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 0\n' >"$tmp/linux-6.1/Makefile"

@@ -6,25 +6,39 @@
 # VM_ACCEL=auto|kvm|tcg (default auto: KVM only after a bounded test boot
 # succeeded on this machine, else TCG). VM_MEM_MB sizes the guest; it
 # gets two NUMA nodes (one per vCPU) for the migration tests.
+# VM_ICOUNT=1 (TCG only): guest time counts executed instructions, one per
+# nanosecond (-icount shift=0,sleep=off, single-threaded TCG), so the same
+# kernel and program give the same timings boot after boot.
+# VM_GDB_PORT=n: QEMU's gdbstub listens on 127.0.0.1:n (bench.sh's steps).
 . "$(dirname "$0")/lib.sh"
 rust_env
 
 VM_ACCEL=${VM_ACCEL:-auto}
 VM_MEM_MB=${VM_MEM_MB:-3072}
 VM_TIMEOUT=${VM_TIMEOUT:-3600}
+VM_ICOUNT=${VM_ICOUNT:-0}
+VM_GDB_PORT=${VM_GDB_PORT:-}
 case $VM_ACCEL in
 auto | kvm | tcg) ;;
 *) die "VM_ACCEL=$VM_ACCEL: use auto, kvm or tcg" ;;
 esac
+case $VM_ICOUNT in
+0 | 1) ;;
+*) die "VM_ICOUNT=$VM_ICOUNT: use 0 or 1" ;;
+esac
+[ "$VM_ICOUNT" = 0 ] || [ "$VM_ACCEL" != kvm ] || die "VM_ICOUNT=1 needs TCG: drop VM_ACCEL=kvm"
 kernel=$KOUT/arch/x86/boot/bzImage
 [ -f "$kernel" ] || die "no kernel at $kernel: run 'make kernel'"
 
 # One NUMA node per vCPU, sockets split the same way so that QEMU's CPU
 # topology matches the NUMA layout (else the guest warns in topology_sane()).
 half=$((VM_MEM_MB / 2))
+qemu_opts="-smp 2,sockets=2,cores=1,threads=1"
+[ "$VM_ICOUNT" = 0 ] || qemu_opts+=" -accel tcg,thread=single -icount shift=0,sleep=off"
+[ -z "$VM_GDB_PORT" ] || qemu_opts+=" -gdb tcp:127.0.0.1:$VM_GDB_PORT"
 vng_args=(--run "$KOUT" --memory "${VM_MEM_MB}M" --cpus 2
 	--numa "${half}M,cpus=0" --numa "${half}M,cpus=1"
-	--qemu-opts="-smp 2,sockets=2,cores=1,threads=1"
+	--qemu-opts="$qemu_opts"
 	--user root --cwd /
 	--append page_owner=on)
 
@@ -52,6 +66,7 @@ kvm_usable() {
 }
 
 accel=$VM_ACCEL
+[ "$VM_ICOUNT" = 0 ] || accel=tcg
 if [ "$accel" = auto ]; then
 	if kvm_usable; then accel=kvm; else
 		accel=tcg
