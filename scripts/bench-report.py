@@ -52,16 +52,21 @@ def perf_stat(path):
     return out
 
 
-def trace_verdicts(path):
-    """'  N result=X' lines from perf script -> {X: N}."""
+def uniq_counts(path):
+    """`sort | uniq -c` output ('  N text') -> {text: N}; {} if there is no file."""
     out = {}
     if os.path.exists(path):
         with open(path) as f:
             for line in f:
-                parts = line.split()
-                if len(parts) == 2 and parts[1].startswith('result='):
-                    out[parts[1][len('result='):]] = int(parts[0])
+                parts = line.split(None, 1)
+                if len(parts) == 2:
+                    out[parts[1].strip()] = int(parts[0])
     return out
+
+
+def trace_verdicts(path):
+    """'  N result=X' lines from perf script -> {X: N}."""
+    return {k[len('result='):]: n for k, n in uniq_counts(path).items() if k.startswith('result=')}
 
 
 def read_text(path):
@@ -134,18 +139,6 @@ def read_steps(path):
     return out
 
 
-def pressure_verdicts(path):
-    """'  N swapcache=X result=Y' lines -> {'swapcache=X result=Y': N}."""
-    out = {}
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                parts = line.split(None, 1)
-                if len(parts) == 2:
-                    out[parts[1].strip()] = int(parts[0])
-    return out
-
-
 def svg_plot(summary, title, unit):
     """Bars: median ns/fault per scenario, whiskers min..max."""
     w, h, left, top, bottom = 640, 320, 190, 40, 40
@@ -208,7 +201,7 @@ def main():
     }
     if os.path.exists(os.path.join(full, 'pressure.json')):
         report['pressure'] = load_json(os.path.join(full, 'pressure.json'))
-        report['pressure_verdicts'] = pressure_verdicts(os.path.join(full, 'trace-pressure.txt'))
+        report['pressure_verdicts'] = uniq_counts(os.path.join(full, 'trace-pressure.txt'))
     if os.path.exists(os.path.join(full, 'churn-1.json')):
         report['churn'] = {'wp_reuse=1': load_json(os.path.join(full, 'churn-1.json')),
                            'wp_reuse=0': load_json(os.path.join(full, 'churn-0.json'))}
