@@ -859,7 +859,7 @@ struct pressure_result {
 	struct counts delta;	/* over the write loop */
 };
 
-static volatile sig_atomic_t cgroup_made;
+static bool cgroup_made;
 
 static void cgroup_write(const char *file, const char *value)
 {
@@ -892,7 +892,7 @@ static void cgroup_leave(void)
 	    rmdir(PRESSURE_CGROUP))
 		fprintf(stderr, PROG ": warning: cannot remove %s: %s\n",
 			PRESSURE_CGROUP, strerror(errno));
-	cgroup_made = 0;
+	cgroup_made = false;
 }
 
 static void cgroup_enter(void)
@@ -912,39 +912,17 @@ static void cgroup_enter(void)
 		    PRESSURE_CGROUP, strerror(errno));
 	if (mkdir(PRESSURE_CGROUP, 0755))
 		die("cannot create %s: %s", PRESSURE_CGROUP, strerror(errno));
-	cgroup_made = 1;
+	cgroup_made = true;
 	if (atexit(cgroup_leave))
 		die("atexit failed");
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	cgroup_write("cgroup.procs", pid);
 }
 
-/* Until no page is under writeback (/proc/meminfo), for at most 10 s. */
-static void wait_writeback(void)
+/* A "Key:  N kB" line of /proc/meminfo, in kB; -1 if there is none. */
+static long meminfo_kb(const char *key)
 {
-	double deadline = now_s() + 10;
-	char line[256];
-	long kb;
-
-	do {
-		FILE *f = fopen("/proc/meminfo", "r");
-
-		if (!f)
-			die("cannot open /proc/meminfo: %s", strerror(errno));
-		kb = 0;
-		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "Writeback: %ld kB", &kb) == 1)
-				break;
-		fclose(f);
-		if (!kb)
-			return;
-		sleep_s(0.01);
-	} while (now_s() < deadline);
-	warn("%ld kB still under writeback after 10 s", kb);
-}
-
-static long swap_total_kb(void)
-{
+	size_t len = strlen(key);
 	char line[256];
 	long kb = -1;
 	FILE *f = fopen("/proc/meminfo", "r");
@@ -952,10 +930,26 @@ static long swap_total_kb(void)
 	if (!f)
 		die("cannot open /proc/meminfo: %s", strerror(errno));
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "SwapTotal: %ld kB", &kb) == 1)
+		if (!strncmp(line, key, len) && line[len] == ':' &&
+		    sscanf(line + len + 1, "%ld", &kb) == 1)
 			break;
 	fclose(f);
 	return kb;
+}
+
+/* Until no page is under writeback, for at most 10 s. */
+static void wait_writeback(void)
+{
+	double deadline = now_s() + 10;
+	long kb;
+
+	while ((kb = meminfo_kb("Writeback")) > 0) {
+		if (now_s() > deadline) {
+			warn("%ld kB still under writeback after 10 s", kb);
+			return;
+		}
+		sleep_s(0.01);
+	}
 }
 
 static void pressure_round(struct pressure_result *r, int wp_reuse, int round,
@@ -1041,7 +1035,7 @@ static void run_pressure(long n, int rounds, uint64_t seed, const char *json_pat
 {
 	struct pressure_result *res = calloc(2 * rounds, sizeof(*res));
 	double ns[2][MAX_ROUNDS];
-	long swap_kb = swap_total_kb();
+	long swap_kb = meminfo_kb("SwapTotal");
 	int i, w, cpu;
 
 	if (!res)

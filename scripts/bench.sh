@@ -47,9 +47,9 @@ for mode in $MODES; do
 		out=$raw/$mode-$boot
 		mkdir -p "$out"
 		step "Benchmark guest, $mode, boot $boot of $BOOTS ($PAGES pages x $ROUNDS rounds, extra parts: $parts; raw output in $out)"
-		icount=0 accel=${VM_ACCEL:-auto}
-		[ "$mode" = tcg ] || icount=1 accel=tcg
-		VM_ICOUNT=$icount VM_ACCEL=$accel VM_OUT=$out \
+		icount=0
+		[ "$mode" = tcg ] || icount=1 # vm.sh: icount is TCG
+		VM_ICOUNT=$icount VM_OUT=$out \
 			"$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-bench.sh" \
 			"$out" "$bin" "$PAGES" "$ROUNDS" "$CHURN" "$parts" ||
 			die "the benchmark failed in the $mode guest (boot $boot); see $out"
