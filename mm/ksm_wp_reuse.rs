@@ -45,7 +45,8 @@ fn reuse(fault: &WpFault<'_>) -> Result<Reused, WpRefusal> {
     // marks every page it merges accessed, which batches an activation and leaves PG_lru set,
     // so the flag does not tell. Drain it and look again; another CPU's batch cannot be drained
     // here. The count must be exactly 1 when it freezes, after the swap cache let go.
-    let own = 1 + i32::from(folio.test_swapcache());
+    let in_swap_cache = folio.test_swapcache();
+    let own = 1 + i32::from(in_swap_cache);
     let refs = folio.ref_count();
     if refs != own {
         if refs != own + 1 {
@@ -70,7 +71,11 @@ fn reuse(fault: &WpFault<'_>) -> Result<Reused, WpRefusal> {
     // here, so the lookup needs no barrier: folio_free_swap() clears the flag before the
     // freeze, and a lookup that still sees the flag spins until the unfreeze; its
     // folio_try_get() then succeeds, fully ordered, and finds the mapping moved: stale too.
-    if locked.test_swapcache() && !locked.free_swap() {
+    //
+    // Only a folio that was in the swap cache before the lock is freed: StableKsmFolio::new()
+    // refuses one that went in since (reclaim does it under the folio lock), and one that left
+    // it meanwhile fails folio_free_swap() and is looked at again.
+    if in_swap_cache && !locked.free_swap() && locked.test_swapcache() {
         return Err(WpRefusal::Swapcache);
     }
     let stable = StableKsmFolio::new(&locked)?;
