@@ -164,6 +164,42 @@ def svg_plot(summary, title, unit):
     return '\n'.join(out) + '\n'
 
 
+def workloads_summary(runs):
+    """Per workload, ASLR, phase and switch position: medians over the rounds."""
+    rows, groups = [], {}
+    for r in runs:
+        for ph in r['phases']:
+            groups.setdefault((r['workload'], r['aslr'], ph['phase'], r['wp_reuse']), []).append((r, ph))
+    for (w, aslr, phase, wp), rs in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1], g[0][2], -g[0][3])):
+        verdicts = {}
+        for _, ph in rs:
+            for i in ph['instances']:
+                for k, n in i['verdicts'].items():
+                    verdicts[k] = verdicts.get(k, 0) + n
+        med = lambda xs: statistics.median(xs)  # noqa: E731
+        faults = [ph['cow_ksm'] + ph['ksm_wp_reuse'] for _, ph in rs]
+        rows.append({
+            'workload': w, 'aslr': aslr, 'phase': phase, 'wp_reuse': wp, 'rounds': len(rs),
+            'pages_sharing_merged': med([r['pages_sharing_merged'] for r, _ in rs]),
+            'ksm_write_faults': med(faults), 'ksm_write_faults_min': min(faults),
+            'ksm_write_faults_max': max(faults),
+            'reused': med([ph['ksm_wp_reuse'] for _, ph in rs]),
+            'copied': med([ph['cow_ksm'] for _, ph in rs]),
+            'allocs': med([sum(i['allocs'] for i in ph['instances']) for _, ph in rs]),
+            'unit_ms': med([i['ns'] / 1e6 for _, ph in rs for i in ph['instances']]),
+            'unit_ms_min': min(i['ns'] / 1e6 for _, ph in rs for i in ph['instances']),
+            'unit_ms_max': max(i['ns'] / 1e6 for _, ph in rs for i in ph['instances']),
+            'ksmd_ticks': med([r['ksmd_ticks'] for r, _ in rs]),
+            'verdicts_total': verdicts,
+        })
+    checksums = {}
+    for r in runs:
+        for ph in r['phases']:
+            for i in ph['instances']:
+                checksums.setdefault(r['workload'], set()).add(i['checksum'])
+    return rows, {w: sorted(c) for w, c in checksums.items()}
+
+
 def main():
     raw, kernel, results = sys.argv[1], sys.argv[2], sys.argv[3]
     modes, benches = {}, {}
@@ -202,6 +238,11 @@ def main():
     if os.path.exists(os.path.join(full, 'pressure.json')):
         report['pressure'] = load_json(os.path.join(full, 'pressure.json'))
         report['pressure_verdicts'] = uniq_counts(os.path.join(full, 'trace-pressure.txt'))
+    if os.path.exists(os.path.join(full, 'workloads.json')):
+        wl = load_json(os.path.join(full, 'workloads.json'))
+        rows, checksums = workloads_summary(wl['runs'])
+        report['workloads'] = {'instances': wl['instances'], 'summary': rows,
+                               'checksums': checksums, 'runs': wl['runs']}
     if os.path.exists(os.path.join(full, 'churn-1.json')):
         report['churn'] = {'wp_reuse=1': load_json(os.path.join(full, 'churn-1.json')),
                            'wp_reuse=0': load_json(os.path.join(full, 'churn-0.json'))}
@@ -287,6 +328,25 @@ def main():
     for label, c in report.get('churn', {}).items():
         lines.append(f'- churn, {label} (tcg): ' + ', '.join(f'{k} {v}' for k, v in c.items()
                                                              if not isinstance(v, (dict, list))))
+    if 'workloads' in report:
+        wl = report['workloads']
+        lines += ['', f'Real programs (tcg): {wl["instances"]} instances each, every one launched on its own '
+                  'with PR_SET_MEMORY_MERGE in a cgroup of its own; steady: every instance does one unit of '
+                  'its work; stopped: one instance SIGKILLed and its cgroup removed, the survivors do one; '
+                  'medians over the rounds (min–max)', '',
+                  '| workload | ASLR | phase | wp_reuse | merged (pages_sharing) | KSM write faults | reused | '
+                  'copied | pages allocated | unit of work, ms | ksmd CPU, ticks | tracepoint verdicts (all rounds) |',
+                  '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |']
+        for r in wl['summary']:
+            v = ', '.join(f'{k} {n}' for k, n in sorted(r['verdicts_total'].items())) or '–'
+            lines.append(f'| {r["workload"]} | {r["aslr"]} | {r["phase"]} | {r["wp_reuse"]} | '
+                         f'{r["pages_sharing_merged"]:.0f} | {r["ksm_write_faults"]:.0f} '
+                         f'({r["ksm_write_faults_min"]}–{r["ksm_write_faults_max"]}) | {r["reused"]:.0f} | '
+                         f'{r["copied"]:.0f} | {r["allocs"]:.0f} | {r["unit_ms"]:.0f} '
+                         f'({r["unit_ms_min"]:.0f}–{r["unit_ms_max"]:.0f}) | {r["ksmd_ticks"]:.0f} | {v} |')
+        for w, c in wl['checksums'].items():
+            lines.append(f'- {w}: every instance\'s output, switch on and off: '
+                         + ('the same' if len(c) == 1 else f'DIFFERS ({len(c)} distinct checksums)'))
     table = '\n'.join(lines) + '\n'
     with open(base + '.md', 'w') as f:
         f.write(table)

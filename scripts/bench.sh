@@ -12,7 +12,11 @@
 # Then one more boot, where gdb single-steps the first write faults of
 # ksm_on and anon_reuse and counts their instructions by kernel symbol
 # (bench-steps.py; BENCH_STEPS=0 skips it).
-# BENCH_PAGES, BENCH_ROUNDS, CHURN_SECONDS size the run.
+# BENCH_PAGES, BENCH_ROUNDS, CHURN_SECONDS size the run. The first TCG boot
+# also runs real programs, each instance launched on its own with
+# PR_SET_MEMORY_MERGE in a cgroup of its own (bench/workloads/run.py):
+# WORKLOADS (default "python"; empty skips them), WORKLOAD_ROUNDS (5),
+# WORKLOAD_ASLR ("on off").
 KBUILD_CONFIG=bench
 . "$(dirname "$0")/lib.sh"
 export KBUILD_CONFIG KOUT
@@ -20,12 +24,22 @@ export KBUILD_CONFIG KOUT
 PAGES=${BENCH_PAGES:-16384}
 ROUNDS=${BENCH_ROUNDS:-5}
 CHURN=${CHURN_SECONDS:-20}
+WORKLOADS=${WORKLOADS-python}
+WORKLOAD_ROUNDS=${WORKLOAD_ROUNDS:-5}
+WORKLOAD_ASLR=${WORKLOAD_ASLR:-on off}
 MODES=${BENCH_MODES:-tcg icount}
 BOOTS=${BENCH_BOOTS:-2}
 for m in $MODES; do
 	case $m in tcg | icount) ;; *) die "BENCH_MODES: $m is not a mode (tcg, icount)" ;; esac
 done
 [ -n "$MODES" ] || die "BENCH_MODES is empty: give tcg, icount or both"
+for w in $WORKLOADS; do
+	case $w in python) ;; *) die "WORKLOADS: $w is not a workload (python)" ;; esac
+done
+for a in $WORKLOAD_ASLR; do
+	case $a in on | off) ;; *) die "WORKLOAD_ASLR: $a is not on or off" ;; esac
+done
+case $WORKLOAD_ROUNDS in *[!0-9]* | 0) die "WORKLOAD_ROUNDS=$WORKLOAD_ROUNDS: give a number of rounds, 1 or more" ;; esac
 case $BOOTS in '' | *[!0-9]* | 0) die "BENCH_BOOTS=$BOOTS: give a number of boots, 1 or more" ;; esac
 
 "$PROJECT_DIR/scripts/config.sh"
@@ -37,6 +51,8 @@ mkdir -p "$(dirname "$bin")"
 gcc -O2 -g -fno-omit-frame-pointer -Wall -Wextra -isystem "$KOUT/usr/include" \
 	-I "$PROJECT_DIR/samples/ksm_wp_reuse" \
 	-o "$bin" "$PROJECT_DIR/bench/ksm_wp_bench.c" || die "compiling bench/ksm_wp_bench.c failed"
+gcc -O2 -Wall -Wextra -o "$(dirname "$bin")/launch" "$PROJECT_DIR/bench/workloads/launch.c" ||
+	die "compiling bench/workloads/launch.c failed"
 
 raw=$CACHE_DIR/results/bench-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$raw"
@@ -51,7 +67,8 @@ for mode in $MODES; do
 		[ "$mode" = tcg ] || icount=1 # vm.sh: icount is TCG
 		VM_ICOUNT=$icount VM_OUT=$out \
 			"$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-bench.sh" \
-			"$out" "$bin" "$PAGES" "$ROUNDS" "$CHURN" "$parts" ||
+			"$out" "$bin" "$PAGES" "$ROUNDS" "$CHURN" "$parts" \
+			"$WORKLOADS" "$WORKLOAD_ROUNDS" "$WORKLOAD_ASLR" ||
 			die "the benchmark failed in the $mode guest (boot $boot); see $out"
 	done
 done

@@ -2,16 +2,19 @@
 # SPDX-License-Identifier: GPL-2.0
 # Runs inside the benchmark guest, each part's output into OUTDIR for
 # scripts/bench-report.py:
-#   guest-bench.sh OUTDIR BENCH PAGES ROUNDS CHURN_SECONDS PARTS
+#   guest-bench.sh OUTDIR BENCH PAGES ROUNDS CHURN_SECONDS PARTS [WORKLOADS WORKLOAD_ROUNDS ASLR]
 # Every boot runs the interleaved per-fault rounds. PARTS adds:
 #   full     perf stat and perf record per scenario, the tracepoint's
-#            verdicts, the swap-pressure workload and the churn workload
+#            verdicts, the swap-pressure workload, the churn workload and
+#            the real programs of WORKLOADS (bench/workloads/run.py, with
+#            the launcher built next to BENCH)
 #   none     nothing more (the repeated boots of a mode)
 #   steps    only one timed write of ksm_on and of anon_reuse, each right
 #            after the LRU drain, while bench-steps.py (gdb, on the host)
 #            single-steps their first faults: nothing else
 set -eu
 OUT=$1 BENCH=$2 PAGES=$3 ROUNDS=$4 CHURN=$5 PARTS=$6
+WORKLOADS=${7:-} WORKLOAD_ROUNDS=${8:-5} ASLR=${9:-on off}
 SCENARIOS="ksm_on ksm_off anon_reuse anon_cow"
 
 case $PARTS in
@@ -102,3 +105,9 @@ for w in 1 0; do
 	echo "== churn: wp_reuse=$w, $CHURN s"
 	"$BENCH" -c -w "$w" -t "$CHURN" -o "$OUT/churn-$w.json" | tee "$OUT/churn-$w.txt"
 done
+
+if [ -n "$WORKLOADS" ]; then
+	echo "== real programs: $WORKLOADS, $WORKLOAD_ROUNDS rounds x ASLR $ASLR x wp_reuse=1,0"
+	/usr/bin/python3 "$(dirname "$0")/../bench/workloads/run.py" "$OUT" "$(dirname "$BENCH")" \
+		"$WORKLOAD_ROUNDS" "$WORKLOADS" "$ASLR" | tee "$OUT/workloads.txt"
+fi

@@ -41,6 +41,8 @@ expect_error "VM_ICOUNT=1 with VM_ACCEL=kvm is refused" "VM_ICOUNT=1 needs TCG" 
 	env VM_ICOUNT=1 VM_ACCEL=kvm scripts/vm.sh true
 expect_error "BENCH_BOOTS=0 is refused before anything is built" "BENCH_BOOTS=0: give a number of boots" \
 	env BENCH_BOOTS=0 scripts/bench.sh
+expect_error "an unknown WORKLOADS entry is refused before anything is built" "WORKLOADS: bogus is not a workload" \
+	env WORKLOADS=bogus scripts/bench.sh
 
 mkdir -p "$tmp/linux-6.1"
 printf 'VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 0\n' >"$tmp/linux-6.1/Makefile"

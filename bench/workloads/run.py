@@ -1,0 +1,236 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""Real programs under KSM, in the guest (make bench).
+
+run.py OUTDIR LAUNCH ROUNDS WORKLOADS ASLR
+
+Each instance of a workload is its own process, started from scratch by
+LAUNCH (PR_SET_MEMORY_MERGE before exec), in its own cgroup under one
+parent, as a container or a VM scope is. Per round and switch position
+(wp_reuse 1 then 0, interleaved), for each ASLR setting in ASLR ("on",
+"off": setarch -R) and each workload in WORKLOADS:
+  start INSTANCES instances, wait until ksmd has merged them (three full
+  scans after the last is ready), then
+  steady   every instance does one unit of its own work at once;
+  stopped  after two more full scans, the last instance is SIGKILLed and
+           its cgroup removed; the survivors do one unit of work.
+Each phase records, per instance (by pid): the tracepoint's verdicts
+(ksm:ksm_wp_reuse), the pages it allocated (kmem:mm_page_alloc), the
+unit's time and its checksum; for the whole guest, the cow_ksm and
+ksm_wp_reuse counters. The run also records ksmd's CPU time and
+pages_sharing; ksmd runs at the kernel's defaults. Output:
+OUTDIR/workloads.json, and a line per run.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+KSM = "/sys/kernel/mm/ksm/"
+# ksmd as the kernel boots it (set again: an earlier part may have changed it).
+KSMD = {"pages_to_scan": 100, "sleep_millisecs": 20}
+CG = "/sys/fs/cgroup/ksm_workloads"
+TRACE = "/sys/kernel/tracing/instances/ksm_workloads"
+HERE = os.path.dirname(os.path.abspath(__file__))
+INSTANCES = int(os.environ.get("WORKLOAD_INSTANCES", "2"))
+WORKLOADS = {
+    # name: (argv, the unit of work's command)
+    "python": ["/usr/bin/python3", os.path.join(HERE, "heap.py"),
+               os.environ.get("WORKLOAD_PY_RECORDS", "60000")],
+}
+EVENT = re.compile(r"-(\d+)\s+\[\d+\].*?\s(ksm_wp_reuse|mm_page_alloc): (.*)$")
+
+
+def write(path, value):
+    with open(path, "w") as f:
+        f.write(str(value))
+
+
+def read(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+def vmstat(*keys):
+    vals = dict(line.split() for line in open("/proc/vmstat"))
+    return {k: int(vals.get(k, 0)) for k in keys}
+
+
+def ksmd_ticks():
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if read(f"/proc/{pid}/comm") == "ksmd":
+                    f = read(f"/proc/{pid}/stat").rsplit(")", 1)[1].split()
+                    return int(f[11]) + int(f[12])  # utime + stime
+            except OSError:
+                pass
+    return 0
+
+
+def wait_scans(n, timeout=600):
+    """Wait for n more full scans of ksmd."""
+    start, t0 = int(read(KSM + "full_scans")), time.time()
+    while int(read(KSM + "full_scans")) < start + n:
+        if time.time() - t0 > timeout:
+            raise SystemExit(f"run.py: ksmd did not finish {n} full scans in {timeout} s")
+        time.sleep(0.2)
+
+
+def trace_on(pids):
+    write(TRACE + "/trace", "")
+    flt = " || ".join(f"common_pid == {p}" for p in pids)
+    write(TRACE + "/events/kmem/mm_page_alloc/filter", flt)
+    write(TRACE + "/events/kmem/mm_page_alloc/enable", 1)
+    write(TRACE + "/events/ksm/ksm_wp_reuse/enable", 1)
+
+
+def trace_off():
+    write(TRACE + "/events/ksm/ksm_wp_reuse/enable", 0)
+    write(TRACE + "/events/kmem/mm_page_alloc/enable", 0)
+    per = {}
+    with open(TRACE + "/trace") as f:
+        for line in f:
+            m = EVENT.search(line)
+            if not m:
+                continue
+            pid, event, rest = int(m.group(1)), m.group(2), m.group(3)
+            d = per.setdefault(pid, {"verdicts": {}, "allocs": 0})
+            if event == "mm_page_alloc":
+                order = re.search(r"order=(\d+)", rest)
+                d["allocs"] += 1 << int(order.group(1)) if order else 1
+            else:
+                res = re.search(r"swapcache=(\d) result=(\w+)", rest)
+                key = ("swapcache " if res.group(1) == "1" else "") + res.group(2)
+                d["verdicts"][key] = d["verdicts"].get(key, 0) + 1
+    for cpu in os.listdir(TRACE + "/per_cpu"):
+        stats = read(f"{TRACE}/per_cpu/{cpu}/stats")
+        if int(stats.split("overrun: ")[1].split()[0]):
+            raise SystemExit(f"run.py: the trace buffer of {cpu} overran: enlarge buffer_size_kb")
+    return per
+
+
+def start(workload, aslr, i):
+    cg = f"{CG}/i{i}"
+    os.mkdir(cg)
+    argv = [os.path.join(os.environ["WORKLOAD_BIN"], "launch"), cg]
+    if aslr == "off":
+        argv += ["setarch", os.uname().machine, "-R"]
+    p = subprocess.Popen(argv + WORKLOADS[workload], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    if p.stdout.readline().strip() != "ready":
+        raise SystemExit(f"run.py: {workload} instance {i} did not start")
+    p.cg, p.index = cg, i
+    return p
+
+
+def phase(name, procs):
+    """One unit of work in each of procs, at once; what it cost, per instance."""
+    pids = [p.pid for p in procs]
+    v0 = vmstat("cow_ksm", "ksm_wp_reuse", "pgalloc_normal", "pgalloc_dma32")
+    trace_on(pids)
+    for p in procs:
+        p.stdin.write("pass\n")
+        p.stdin.flush()
+    out = {}
+    for p in procs:
+        _, checksum, ns = p.stdout.readline().split()
+        out[p.pid] = {"checksum": int(checksum), "ns": int(ns)}
+    per = trace_off()
+    v1 = vmstat("cow_ksm", "ksm_wp_reuse", "pgalloc_normal", "pgalloc_dma32")
+    inst = [dict(out[p.pid], **per.get(p.pid, {"verdicts": {}, "allocs": 0}),
+                 instance=p.index)
+            for p in procs]
+    return {"phase": name, "instances": inst,
+            "cow_ksm": v1["cow_ksm"] - v0["cow_ksm"],
+            "ksm_wp_reuse": v1["ksm_wp_reuse"] - v0["ksm_wp_reuse"]}
+
+
+def stop(p):
+    p.kill()
+    p.wait()
+    os.rmdir(p.cg)
+
+
+def one_run(workload, aslr, wp):
+    write(KSM + "wp_reuse", wp)
+    procs = []
+    try:
+        for i in range(INSTANCES):
+            procs.append(start(workload, aslr, i))
+        ticks0 = ksmd_ticks()
+        wait_scans(3)
+        run = {"workload": workload, "aslr": aslr, "wp_reuse": wp,
+               "pages_sharing_merged": int(read(KSM + "pages_sharing")), "phases": []}
+        run["phases"].append(phase("steady", procs))
+        wait_scans(2)
+        run["pages_sharing_before_stop"] = int(read(KSM + "pages_sharing"))
+        stop(procs.pop())
+        run["phases"].append(phase("stopped", procs))
+        run["ksmd_ticks"] = ksmd_ticks() - ticks0
+    finally:
+        for p in procs:
+            stop(p)
+    return run
+
+
+def summary(run):
+    s = []
+    for ph in run["phases"]:
+        v = {}
+        for i in ph["instances"]:
+            for k, n in i["verdicts"].items():
+                v[k] = v.get(k, 0) + n
+        s.append("%s: cow_ksm %d ksm_wp_reuse %d allocs %d verdicts %s ms %s" % (
+            ph["phase"], ph["cow_ksm"], ph["ksm_wp_reuse"],
+            sum(i["allocs"] for i in ph["instances"]),
+            " ".join(f"{k}={n}" for k, n in sorted(v.items())) or "-",
+            "/".join("%.0f" % (i["ns"] / 1e6) for i in ph["instances"])))
+    return "; ".join(s)
+
+
+def main():
+    out, launch_dir, rounds, workloads, aslrs = sys.argv[1:6]
+    os.environ["WORKLOAD_BIN"] = launch_dir
+    for w in workloads.split():
+        if w not in WORKLOADS:
+            raise SystemExit(f"run.py: no workload {w} (have: {' '.join(WORKLOADS)})")
+    for k, v in KSMD.items():
+        write(KSM + k, v)
+    write(KSM + "run", 1)
+    write("/sys/fs/cgroup/cgroup.subtree_control", "+memory")
+    if os.path.isdir(CG):
+        for d in os.listdir(CG):
+            if os.path.isdir(f"{CG}/{d}"):
+                os.rmdir(f"{CG}/{d}")
+        os.rmdir(CG)
+    os.mkdir(CG)
+    write(CG + "/cgroup.subtree_control", "+memory")
+    if not os.path.isdir(TRACE):
+        os.mkdir(TRACE)
+    write(TRACE + "/buffer_size_kb", 16384)
+    runs = []
+    try:
+        for r in range(int(rounds)):
+            for w in workloads.split():
+                for aslr in aslrs.split():
+                    for wp in (1, 0):
+                        run = one_run(w, aslr, wp)
+                        run["round"] = r
+                        runs.append(run)
+                        print(f"round {r} {w} aslr={aslr} wp_reuse={wp}: merged "
+                              f"{run['pages_sharing_merged']} sharing; {summary(run)}; "
+                              f"ksmd {run['ksmd_ticks']} ticks", flush=True)
+    finally:
+        write(KSM + "wp_reuse", 1)
+        with open(os.path.join(out, "workloads.json"), "w") as f:
+            json.dump({"instances": INSTANCES, "ksmd": KSMD, "runs": runs}, f, indent=1)
+        os.rmdir(TRACE)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    main()
