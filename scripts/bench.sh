@@ -15,7 +15,7 @@
 # BENCH_PAGES, BENCH_ROUNDS, CHURN_SECONDS size the run. The first TCG boot
 # also runs real programs, each instance launched on its own with
 # PR_SET_MEMORY_MERGE in a cgroup of its own (bench/workloads/run.py):
-# WORKLOADS (default "python"; empty skips them), WORKLOAD_ROUNDS (5),
+# WORKLOADS (default "python node"; empty skips them), WORKLOAD_ROUNDS (5),
 # WORKLOAD_ASLR ("on off").
 KBUILD_CONFIG=bench
 . "$(dirname "$0")/lib.sh"
@@ -24,7 +24,7 @@ export KBUILD_CONFIG KOUT
 PAGES=${BENCH_PAGES:-16384}
 ROUNDS=${BENCH_ROUNDS:-5}
 CHURN=${CHURN_SECONDS:-20}
-WORKLOADS=${WORKLOADS-python}
+WORKLOADS=${WORKLOADS-python node}
 WORKLOAD_ROUNDS=${WORKLOAD_ROUNDS:-5}
 WORKLOAD_ASLR=${WORKLOAD_ASLR:-on off}
 MODES=${BENCH_MODES:-tcg icount}
@@ -34,7 +34,7 @@ for m in $MODES; do
 done
 [ -n "$MODES" ] || die "BENCH_MODES is empty: give tcg, icount or both"
 for w in $WORKLOADS; do
-	case $w in python) ;; *) die "WORKLOADS: $w is not a workload (python)" ;; esac
+	case $w in python | node) ;; *) die "WORKLOADS: $w is not a workload (python, node)" ;; esac
 done
 for a in $WORKLOAD_ASLR; do
 	case $a in on | off) ;; *) die "WORKLOAD_ASLR: $a is not on or off" ;; esac

@@ -30,7 +30,7 @@ expect_error() {
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "TAP version 13"
-echo "1..13"
+echo "1..14" # one per check below
 
 cd "$PROJECT_DIR" || exit 1
 check "shellcheck: the project's scripts" shellcheck -x scripts/*.sh .ci/run

@@ -36,10 +36,12 @@ CG = "/sys/fs/cgroup/ksm_workloads"
 TRACE = "/sys/kernel/tracing/instances/ksm_workloads"
 HERE = os.path.dirname(os.path.abspath(__file__))
 INSTANCES = int(os.environ.get("WORKLOAD_INSTANCES", "2"))
+RECORDS = os.environ.get("WORKLOAD_RECORDS", "60000")
 WORKLOADS = {
-    # name: (argv, the unit of work's command)
-    "python": ["/usr/bin/python3", os.path.join(HERE, "heap.py"),
-               os.environ.get("WORKLOAD_PY_RECORDS", "60000")],
+    # name: the program's argv; each says "ready", then does a unit of work
+    # per "pass" line and prints "pass CHECKSUM NS".
+    "python": ["/usr/bin/python3", os.path.join(HERE, "heap.py"), RECORDS],
+    "node": ["/usr/bin/node", "--expose-gc", os.path.join(HERE, "heap.js"), RECORDS],
 }
 EVENT = re.compile(r"-(\d+)\s+\[\d+\].*?\s(ksm_wp_reuse|mm_page_alloc): (.*)$")
 
