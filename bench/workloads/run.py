@@ -14,7 +14,7 @@ parent, as a container or a VM scope is. Per round and switch position
   steady   every instance does one unit of its own work at once;
   stopped  after two more full scans, the last instance is SIGKILLed and
            its cgroup removed; the survivors do one unit of work.
-Each phase records, per instance (by pid): the tracepoint's verdicts
+Each phase records, per instance (its threads): the tracepoint's verdicts
 (ksm:ksm_wp_reuse), the pages it allocated (kmem:mm_page_alloc), the
 unit's time and its checksum; for the whole guest, the cow_ksm and
 ksm_wp_reuse counters. The run also records ksmd's CPU time and
@@ -82,15 +82,16 @@ def wait_scans(n, timeout=600):
         time.sleep(0.2)
 
 
-def trace_on(pids):
+def trace_on(tids):
     write(TRACE + "/trace", "")
-    flt = " || ".join(f"common_pid == {p}" for p in pids)
+    flt = " || ".join(f"common_pid == {t}" for t in tids)
     write(TRACE + "/events/kmem/mm_page_alloc/filter", flt)
     write(TRACE + "/events/kmem/mm_page_alloc/enable", 1)
     write(TRACE + "/events/ksm/ksm_wp_reuse/enable", 1)
 
 
-def trace_off():
+def trace_off(tids):
+    """What the threads of tids (a thread id -> its process's pid) did, by pid."""
     write(TRACE + "/events/ksm/ksm_wp_reuse/enable", 0)
     write(TRACE + "/events/kmem/mm_page_alloc/enable", 0)
     per = {}
@@ -99,8 +100,10 @@ def trace_off():
             m = EVENT.search(line)
             if not m:
                 continue
-            pid, event, rest = int(m.group(1)), m.group(2), m.group(3)
-            d = per.setdefault(pid, {"verdicts": {}, "allocs": 0})
+            tid, event, rest = int(m.group(1)), m.group(2), m.group(3)
+            if tid not in tids:
+                continue
+            d = per.setdefault(tids[tid], {"verdicts": {}, "allocs": 0})
             if event == "mm_page_alloc":
                 order = re.search(r"order=(\d+)", rest)
                 d["allocs"] += 1 << int(order.group(1)) if order else 1
@@ -131,9 +134,11 @@ def start(workload, aslr, i):
 
 def phase(name, procs):
     """One unit of work in each of procs, at once; what it cost, per instance."""
-    pids = [p.pid for p in procs]
-    v0 = vmstat("cow_ksm", "ksm_wp_reuse", "pgalloc_normal", "pgalloc_dma32")
-    trace_on(pids)
+    # Events carry the thread's id: a runtime's GC and JIT threads count
+    # for their process (they all exist by now: started with the runtime).
+    tids = {int(t): p.pid for p in procs for t in os.listdir(f"/proc/{p.pid}/task")}
+    v0 = vmstat("cow_ksm", "ksm_wp_reuse")
+    trace_on(tids)
     for p in procs:
         p.stdin.write("pass\n")
         p.stdin.flush()
@@ -141,8 +146,8 @@ def phase(name, procs):
     for p in procs:
         _, checksum, ns = p.stdout.readline().split()
         out[p.pid] = {"checksum": int(checksum), "ns": int(ns)}
-    per = trace_off()
-    v1 = vmstat("cow_ksm", "ksm_wp_reuse", "pgalloc_normal", "pgalloc_dma32")
+    per = trace_off(tids)
+    v1 = vmstat("cow_ksm", "ksm_wp_reuse")
     inst = [dict(out[p.pid], **per.get(p.pid, {"verdicts": {}, "allocs": 0}),
                  instance=p.index)
             for p in procs]
