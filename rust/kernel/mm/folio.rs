@@ -344,11 +344,23 @@ mod tests {
 
     /// Sets `folio`'s flags word and mapping to raw values for `check`, then puts both back.
     ///
-    /// The folio must be one the test just allocated: nobody else can see it, so plain writes
-    /// are fine, and it is freed with its own flags and a NULL mapping as the allocator wants.
-    fn with_raw_state(folio: &Folio, flags: usize, mapping: usize, check: impl FnOnce(&Folio)) {
+    /// # Safety
+    ///
+    /// `folio` was just allocated by the caller, which holds its only reference, and it is on no
+    /// list (LRU, swap cache, page cache): no other code looks at it through a reference, so the
+    /// plain writes race with nothing that acts on them, and it is freed with its own flags and
+    /// a NULL mapping as the allocator wants. Walkers by PFN may see the raw state meanwhile, or
+    /// for good if `check` aborts the test and the folio leaks: `/proc/kpageflags` only tests
+    /// its bits, and compaction and memory offlining pass over a page that is neither on the LRU
+    /// nor a movable_ops page (a typed page), so none dereferences the made-up mapping.
+    unsafe fn with_raw_state(
+        folio: &Folio,
+        flags: usize,
+        mapping: usize,
+        check: impl FnOnce(&Folio),
+    ) {
         let fields = folio.fields();
-        // SAFETY: The folio is valid and ours alone (see above).
+        // SAFETY: The folio is valid, and no one else writes or acts on these words (see above).
         let (old_flags, old_mapping) = unsafe {
             let old = ((*fields).flags.f, (*fields).mapping);
             (*fields).flags.f = flags;
@@ -407,12 +419,15 @@ mod tests {
             let base = folio.flags();
             for bits in [0, swapbacked, swapcache, swapbacked | swapcache] {
                 for mapping in [0, anon, ksm, node, node | anon, node | ksm] {
-                    with_raw_state(&folio, base | bits, mapping, |f| {
+                    let check = |f: &Folio| {
                         assert_eq!(f.test_swapcache(), c_test_swapcache(f));
                         assert_eq!(f.test_swapcache(), bits == swapbacked | swapcache);
                         assert_eq!(f.has_stable_node(), c_has_stable_node(f));
                         assert_eq!(f.has_stable_node(), mapping == node | ksm);
-                    });
+                    };
+                    // SAFETY: `folio` was allocated above and was put on no list; `second`,
+                    // its only other reference, is gone.
+                    unsafe { with_raw_state(&folio, base | bits, mapping, check) };
                 }
             }
             assert!(!folio.test_swapcache() && !folio.has_stable_node());
