@@ -165,21 +165,27 @@ def svg_plot(summary, title, unit):
 
 
 def workloads_summary(runs):
-    """Per workload, ASLR, phase and switch position: medians over the rounds."""
+    """Per workload, ASLR, ksmd setting, phase and switch position: medians over
+    the phases (one per round; a restart phase per instance and round)."""
     rows, groups = [], {}
+    order = {'steady': 0, 'restart': 1, 'stopped': 2}
     for r in runs:
         for ph in r['phases']:
-            groups.setdefault((r['workload'], r['aslr'], ph['phase'], r['wp_reuse']), []).append((r, ph))
-    for (w, aslr, phase, wp), rs in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1], g[0][2], -g[0][3])):
+            key = (r['workload'], r['aslr'], r.get('ksmd', 'default'), ph['phase'], r['wp_reuse'])
+            groups.setdefault(key, []).append((r, ph))
+    for (w, aslr, ksmd, phase, wp), rs in sorted(
+            groups.items(), key=lambda g: (g[0][0], g[0][1], g[0][2], order.get(g[0][3], 3), -g[0][4])):
         verdicts = {}
         for _, ph in rs:
             for i in ph['instances']:
                 for k, n in i['verdicts'].items():
                     verdicts[k] = verdicts.get(k, 0) + n
-        med = lambda xs: statistics.median(xs)  # noqa: E731
+        med = statistics.median
         faults = [ph['cow_ksm'] + ph['ksm_wp_reuse'] for _, ph in rs]
+        first = [i['ns'] / 1e6 for _, ph in rs for i in ph['instances'] if i.get('first')]
         rows.append({
-            'workload': w, 'aslr': aslr, 'phase': phase, 'wp_reuse': wp, 'rounds': len(rs),
+            'workload': w, 'aslr': aslr, 'ksmd': ksmd, 'phase': phase, 'wp_reuse': wp, 'phases': len(rs),
+            'first_unit_ms': med(first) if first else None,
             'pages_sharing_merged': med([r['pages_sharing_merged'] for r, _ in rs]),
             'ksm_write_faults': med(faults), 'ksm_write_faults_min': min(faults),
             'ksm_write_faults_max': max(faults),
@@ -332,18 +338,21 @@ def main():
         wl = report['workloads']
         lines += ['', f'Real programs (tcg): {wl["instances"]} instances each, every one launched on its own '
                   'with PR_SET_MEMORY_MERGE in a cgroup of its own; steady: every instance does one unit of '
-                  'its work; stopped: one instance SIGKILLed and its cgroup removed, the survivors do one; '
-                  'medians over the rounds (min–max)', '',
-                  '| workload | ASLR | phase | wp_reuse | merged (pages_sharing) | KSM write faults | reused | '
-                  'copied | pages allocated | unit of work, ms | ksmd CPU, ticks | tracepoint verdicts (all rounds) |',
-                  '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |']
+                  'its work; restart: one instance SIGKILLed and started again in a new cgroup, then every '
+                  'instance does one (the new one its first, in brackets); stopped: one instance SIGKILLed '
+                  'and its cgroup removed, the survivors do one; medians over the phases (min–max)', '',
+                  '| workload | ASLR | ksmd | phase | wp_reuse | merged (pages_sharing) | KSM write faults | '
+                  'reused | copied | pages allocated | unit of work, ms | ksmd CPU per run, ticks | '
+                  'tracepoint verdicts (all phases) |',
+                  '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |']
         for r in wl['summary']:
             v = ', '.join(f'{k} {n}' for k, n in sorted(r['verdicts_total'].items())) or '–'
-            lines.append(f'| {r["workload"]} | {r["aslr"]} | {r["phase"]} | {r["wp_reuse"]} | '
-                         f'{r["pages_sharing_merged"]:.0f} | {r["ksm_write_faults"]:.0f} '
+            first = f' [{r["first_unit_ms"]:.0f}]' if r.get('first_unit_ms') is not None else ''
+            lines.append(f'| {r["workload"]} | {r["aslr"]} | {r.get("ksmd", "default")} | {r["phase"]} | '
+                         f'{r["wp_reuse"]} | {r["pages_sharing_merged"]:.0f} | {r["ksm_write_faults"]:.0f} '
                          f'({r["ksm_write_faults_min"]}–{r["ksm_write_faults_max"]}) | {r["reused"]:.0f} | '
                          f'{r["copied"]:.0f} | {r["allocs"]:.0f} | {r["unit_ms"]:.0f} '
-                         f'({r["unit_ms_min"]:.0f}–{r["unit_ms_max"]:.0f}) | {r["ksmd_ticks"]:.0f} | {v} |')
+                         f'({r["unit_ms_min"]:.0f}–{r["unit_ms_max"]:.0f}){first} | {r["ksmd_ticks"]:.0f} | {v} |')
         for w, c in wl['checksums'].items():
             lines.append(f'- {w}: every instance\'s output, switch on and off: '
                          + ('the same' if len(c) == 1 else f'DIFFERS ({len(c)} distinct checksums)'))

@@ -15,8 +15,8 @@
 # BENCH_PAGES, BENCH_ROUNDS, CHURN_SECONDS size the run. The first TCG boot
 # also runs real programs, each instance launched on its own with
 # PR_SET_MEMORY_MERGE in a cgroup of its own (bench/workloads/run.py):
-# WORKLOADS (default "python node"; empty skips them), WORKLOAD_ROUNDS (5),
-# WORKLOAD_ASLR ("on off").
+# WORKLOADS (default "python node java"; empty skips them), WORKLOAD_ROUNDS
+# (5), WORKLOAD_ASLR ("on off"), WORKLOAD_KSMD ("default aggressive").
 KBUILD_CONFIG=bench
 . "$(dirname "$0")/lib.sh"
 export KBUILD_CONFIG KOUT
@@ -24,9 +24,10 @@ export KBUILD_CONFIG KOUT
 PAGES=${BENCH_PAGES:-16384}
 ROUNDS=${BENCH_ROUNDS:-5}
 CHURN=${CHURN_SECONDS:-20}
-WORKLOADS=${WORKLOADS-python node}
+WORKLOADS=${WORKLOADS-python node java}
 WORKLOAD_ROUNDS=${WORKLOAD_ROUNDS:-5}
 WORKLOAD_ASLR=${WORKLOAD_ASLR:-on off}
+WORKLOAD_KSMD=${WORKLOAD_KSMD:-default aggressive}
 MODES=${BENCH_MODES:-tcg icount}
 BOOTS=${BENCH_BOOTS:-2}
 for m in $MODES; do
@@ -34,10 +35,13 @@ for m in $MODES; do
 done
 [ -n "$MODES" ] || die "BENCH_MODES is empty: give tcg, icount or both"
 for w in $WORKLOADS; do
-	case $w in python | node) ;; *) die "WORKLOADS: $w is not a workload (python, node)" ;; esac
+	case $w in python | node | java) ;; *) die "WORKLOADS: $w is not a workload (python, node, java)" ;; esac
 done
 for a in $WORKLOAD_ASLR; do
 	case $a in on | off) ;; *) die "WORKLOAD_ASLR: $a is not on or off" ;; esac
+done
+for k in $WORKLOAD_KSMD; do
+	case $k in default | aggressive) ;; *) die "WORKLOAD_KSMD: $k is not default or aggressive" ;; esac
 done
 case $WORKLOAD_ROUNDS in *[!0-9]* | 0) die "WORKLOAD_ROUNDS=$WORKLOAD_ROUNDS: give a number of rounds, 1 or more" ;; esac
 case $BOOTS in '' | *[!0-9]* | 0) die "BENCH_BOOTS=$BOOTS: give a number of boots, 1 or more" ;; esac
@@ -68,7 +72,7 @@ for mode in $MODES; do
 		VM_ICOUNT=$icount VM_OUT=$out \
 			"$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-bench.sh" \
 			"$out" "$bin" "$PAGES" "$ROUNDS" "$CHURN" "$parts" \
-			"$WORKLOADS" "$WORKLOAD_ROUNDS" "$WORKLOAD_ASLR" ||
+			"$WORKLOADS" "$WORKLOAD_ROUNDS" "$WORKLOAD_ASLR" "$WORKLOAD_KSMD" ||
 			die "the benchmark failed in the $mode guest (boot $boot); see $out"
 	done
 done

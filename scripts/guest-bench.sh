@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Runs inside the benchmark guest, each part's output into OUTDIR for
 # scripts/bench-report.py:
-#   guest-bench.sh OUTDIR BENCH PAGES ROUNDS CHURN_SECONDS PARTS [WORKLOADS WORKLOAD_ROUNDS ASLR]
+#   guest-bench.sh OUTDIR BENCH PAGES ROUNDS CHURN_SECONDS PARTS [WORKLOADS WORKLOAD_ROUNDS ASLR KSMD]
 # Every boot runs the interleaved per-fault rounds. PARTS adds:
 #   full     perf stat and perf record per scenario, the tracepoint's
 #            verdicts, the swap-pressure workload, the churn workload and
@@ -14,7 +14,7 @@
 #            single-steps their first faults: nothing else
 set -eu
 OUT=$1 BENCH=$2 PAGES=$3 ROUNDS=$4 CHURN=$5 PARTS=$6
-WORKLOADS=${7:-} WORKLOAD_ROUNDS=${8:-5} ASLR=${9:-on off}
+WORKLOADS=${7:-} WORKLOAD_ROUNDS=${8:-5} ASLR=${9:-on off} KSMD=${10:-default}
 SCENARIOS="ksm_on ksm_off anon_reuse anon_cow"
 
 case $PARTS in
@@ -107,7 +107,7 @@ for w in 1 0; do
 done
 
 if [ -n "$WORKLOADS" ]; then
-	echo "== real programs: $WORKLOADS, $WORKLOAD_ROUNDS rounds x ASLR $ASLR x wp_reuse=1,0"
+	echo "== real programs: $WORKLOADS, $WORKLOAD_ROUNDS rounds x ASLR $ASLR x ksmd $KSMD x wp_reuse=1,0"
 	/usr/bin/python3 "$(dirname "$0")/../bench/workloads/run.py" "$OUT" "$(dirname "$BENCH")" \
-		"$WORKLOAD_ROUNDS" "$WORKLOADS" "$ASLR" | tee "$OUT/workloads.txt"
+		"$WORKLOAD_ROUNDS" "$WORKLOADS" "$ASLR" "$KSMD" | tee "$OUT/workloads.txt"
 fi

@@ -2,24 +2,29 @@
 # SPDX-License-Identifier: GPL-2.0
 """Real programs under KSM, in the guest (make bench).
 
-run.py OUTDIR LAUNCH ROUNDS WORKLOADS ASLR
+run.py OUTDIR LAUNCH_DIR ROUNDS WORKLOADS ASLR [KSMD]
 
 Each instance of a workload is its own process, started from scratch by
-LAUNCH (PR_SET_MEMORY_MERGE before exec), in its own cgroup under one
-parent, as a container or a VM scope is. Per round and switch position
-(wp_reuse 1 then 0, interleaved), for each ASLR setting in ASLR ("on",
-"off": setarch -R) and each workload in WORKLOADS:
+LAUNCH_DIR/launch (PR_SET_MEMORY_MERGE before exec), in its own cgroup
+under one parent, as a container or a VM scope is. Per round and switch
+position (wp_reuse 1 then 0, interleaved), for each ASLR setting in ASLR
+("on", "off": setarch -R), each ksmd setting in KSMD ("default",
+"aggressive"; default "default") and each workload in WORKLOADS (python,
+node, java):
   start INSTANCES instances, wait until ksmd has merged them (three full
   scans after the last is ready), then
   steady   every instance does one unit of its own work at once;
-  stopped  after two more full scans, the last instance is SIGKILLed and
-           its cgroup removed; the survivors do one unit of work.
+  restart  after two more full scans, each instance in turn is SIGKILLed
+           and started again in a new cgroup; then every instance does a
+           unit of work at once, the new one its first; two full scans
+           follow each restart;
+  stopped  the last instance is SIGKILLed and its cgroup removed; the
+           survivors do one unit of work.
 Each phase records, per instance (its threads): the tracepoint's verdicts
 (ksm:ksm_wp_reuse), the pages it allocated (kmem:mm_page_alloc), the
 unit's time and its checksum; for the whole guest, the cow_ksm and
 ksm_wp_reuse counters. The run also records ksmd's CPU time and
-pages_sharing; ksmd runs at the kernel's defaults. Output:
-OUTDIR/workloads.json, and a line per run.
+pages_sharing. Output: OUTDIR/workloads.json, and a line per run.
 """
 import json
 import os
@@ -30,8 +35,12 @@ import sys
 import time
 
 KSM = "/sys/kernel/mm/ksm/"
-# ksmd as the kernel boots it (set again: an earlier part may have changed it).
-KSMD = {"pages_to_scan": 100, "sleep_millisecs": 20}
+KSMD = {
+    # as the kernel boots it (set again: an earlier part may have changed it)
+    "default": {"pages_to_scan": 100, "sleep_millisecs": 20},
+    # as a tuning daemon (ksmtuned's npages_max) sets it under pressure
+    "aggressive": {"pages_to_scan": 1250, "sleep_millisecs": 10},
+}
 CG = "/sys/fs/cgroup/ksm_workloads"
 TRACE = "/sys/kernel/tracing/instances/ksm_workloads"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,6 +51,8 @@ WORKLOADS = {
     # per "pass" line and prints "pass CHECKSUM NS".
     "python": ["/usr/bin/python3", os.path.join(HERE, "heap.py"), RECORDS],
     "node": ["/usr/bin/node", "--expose-gc", os.path.join(HERE, "heap.js"), RECORDS],
+    # Compiled by main() into OUTDIR/java (the JRE's jdk.compiler module).
+    "java": ["/usr/bin/java", "-cp", "{out}/java", "Heap", RECORDS],
 }
 EVENT = re.compile(r"-(\d+)\s+\[\d+\].*?\s(ksm_wp_reuse|mm_page_alloc): (.*)$")
 
@@ -118,22 +129,27 @@ def trace_off(tids):
     return per
 
 
-def start(workload, aslr, i):
-    cg = f"{CG}/i{i}"
+def start(workload, aslr, i, gen=0):
+    cg = f"{CG}/i{i}" + (f"g{gen}" if gen else "")
     os.mkdir(cg)
     argv = [os.path.join(os.environ["WORKLOAD_BIN"], "launch"), cg]
     if aslr == "off":
         argv += ["setarch", os.uname().machine, "-R"]
-    p = subprocess.Popen(argv + WORKLOADS[workload], stdin=subprocess.PIPE,
+    prog = [a.format(out=os.environ["WORKLOAD_OUT"]) for a in WORKLOADS[workload]]
+    p = subprocess.Popen(argv + prog, stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True)
     if p.stdout.readline().strip() != "ready":
+        p.kill()
+        p.wait()
+        os.rmdir(cg)
         raise SystemExit(f"run.py: {workload} instance {i} did not start")
     p.cg, p.index = cg, i
     return p
 
 
-def phase(name, procs):
-    """One unit of work in each of procs, at once; what it cost, per instance."""
+def phase(name, procs, fresh=None):
+    """One unit of work in each of procs, at once; what it cost, per instance
+    (fresh: the one just started, whose unit is its first)."""
     # Events carry the thread's id: a runtime's GC and JIT threads count
     # for their process (they all exist by now: started with the runtime).
     tids = {int(t): p.pid for p in procs for t in os.listdir(f"/proc/{p.pid}/task")}
@@ -149,7 +165,7 @@ def phase(name, procs):
     per = trace_off(tids)
     v1 = vmstat("cow_ksm", "ksm_wp_reuse")
     inst = [dict(out[p.pid], **per.get(p.pid, {"verdicts": {}, "allocs": 0}),
-                 instance=p.index)
+                 instance=p.index, first=p is fresh)
             for p in procs]
     return {"phase": name, "instances": inst,
             "cow_ksm": v1["cow_ksm"] - v0["cow_ksm"],
@@ -157,23 +173,36 @@ def phase(name, procs):
 
 
 def stop(p):
-    p.kill()
-    p.wait()
-    os.rmdir(p.cg)
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+    if os.path.isdir(p.cg):
+        os.rmdir(p.cg)
 
 
-def one_run(workload, aslr, wp):
+def one_run(workload, aslr, ksmd, wp):
     write(KSM + "wp_reuse", wp)
+    for k, v in KSMD[ksmd].items():
+        write(KSM + k, v)
     procs = []
     try:
         for i in range(INSTANCES):
             procs.append(start(workload, aslr, i))
         ticks0 = ksmd_ticks()
         wait_scans(3)
-        run = {"workload": workload, "aslr": aslr, "wp_reuse": wp,
+        run = {"workload": workload, "aslr": aslr, "ksmd": ksmd, "wp_reuse": wp,
                "pages_sharing_merged": int(read(KSM + "pages_sharing")), "phases": []}
         run["phases"].append(phase("steady", procs))
         wait_scans(2)
+        # Rolling restart: each instance in turn is killed and started
+        # again in a new cgroup; then all do a unit of work at once, the
+        # restarted one its first (its warm-up), the others theirs with
+        # the pages they shared with it; ksmd merges it in before the next.
+        for i in range(INSTANCES):
+            stop(procs[i])
+            procs[i] = start(workload, aslr, i, gen=1)
+            run["phases"].append(phase("restart", procs, fresh=procs[i]))
+            wait_scans(2)
         run["pages_sharing_before_stop"] = int(read(KSM + "pages_sharing"))
         stop(procs.pop())
         run["phases"].append(phase("stopped", procs))
@@ -201,12 +230,18 @@ def summary(run):
 
 def main():
     out, launch_dir, rounds, workloads, aslrs = sys.argv[1:6]
-    os.environ["WORKLOAD_BIN"] = launch_dir
+    ksmds = sys.argv[6] if len(sys.argv) > 6 else "default"
+    for k in ksmds.split():
+        if k not in KSMD:
+            raise SystemExit(f"run.py: no ksmd setting {k} (have: {' '.join(KSMD)})")
+    os.environ["WORKLOAD_BIN"], os.environ["WORKLOAD_OUT"] = launch_dir, out
     for w in workloads.split():
         if w not in WORKLOADS:
             raise SystemExit(f"run.py: no workload {w} (have: {' '.join(WORKLOADS)})")
-    for k, v in KSMD.items():
-        write(KSM + k, v)
+    if "java" in workloads.split():
+        subprocess.run(["/usr/bin/java", "-m", "jdk.compiler/com.sun.tools.javac.Main",
+                        "-d", os.path.join(out, "java"), os.path.join(HERE, "Heap.java")],
+                       check=True)
     write(KSM + "run", 1)
     write("/sys/fs/cgroup/cgroup.subtree_control", "+memory")
     if os.path.isdir(CG):
@@ -224,15 +259,18 @@ def main():
         for r in range(int(rounds)):
             for w in workloads.split():
                 for aslr in aslrs.split():
-                    for wp in (1, 0):
-                        run = one_run(w, aslr, wp)
-                        run["round"] = r
-                        runs.append(run)
-                        print(f"round {r} {w} aslr={aslr} wp_reuse={wp}: merged "
-                              f"{run['pages_sharing_merged']} sharing; {summary(run)}; "
-                              f"ksmd {run['ksmd_ticks']} ticks", flush=True)
+                    for ksmd in ksmds.split():
+                        for wp in (1, 0):
+                            run = one_run(w, aslr, ksmd, wp)
+                            run["round"] = r
+                            runs.append(run)
+                            print(f"round {r} {w} aslr={aslr} ksmd={ksmd} wp_reuse={wp}: "
+                                  f"merged {run['pages_sharing_merged']} sharing; "
+                                  f"{summary(run)}; ksmd {run['ksmd_ticks']} ticks", flush=True)
     finally:
         write(KSM + "wp_reuse", 1)
+        for k, v in KSMD["default"].items():
+            write(KSM + k, v)
         with open(os.path.join(out, "workloads.json"), "w") as f:
             json.dump({"instances": INSTANCES, "ksmd": KSMD, "runs": runs}, f, indent=1)
         os.rmdir(TRACE)
