@@ -347,8 +347,8 @@ def main():
                   '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |']
         for r in wl['summary']:
             v = ', '.join(f'{k} {n}' for k, n in sorted(r['verdicts_total'].items())) or '–'
-            first = f' [{r["first_unit_ms"]:.0f}]' if r.get('first_unit_ms') is not None else ''
-            lines.append(f'| {r["workload"]} | {r["aslr"]} | {r.get("ksmd", "default")} | {r["phase"]} | '
+            first = f' [{r["first_unit_ms"]:.0f}]' if r['first_unit_ms'] is not None else ''
+            lines.append(f'| {r["workload"]} | {r["aslr"]} | {r["ksmd"]} | {r["phase"]} | '
                          f'{r["wp_reuse"]} | {r["pages_sharing_merged"]:.0f} | {r["ksm_write_faults"]:.0f} '
                          f'({r["ksm_write_faults_min"]}–{r["ksm_write_faults_max"]}) | {r["reused"]:.0f} | '
                          f'{r["copied"]:.0f} | {r["allocs"]:.0f} | {r["unit_ms"]:.0f} '

@@ -138,12 +138,10 @@ def start(workload, aslr, i, gen=0):
     prog = [a.format(out=os.environ["WORKLOAD_OUT"]) for a in WORKLOADS[workload]]
     p = subprocess.Popen(argv + prog, stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True)
-    if p.stdout.readline().strip() != "ready":
-        p.kill()
-        p.wait()
-        os.rmdir(cg)
-        raise SystemExit(f"run.py: {workload} instance {i} did not start")
     p.cg, p.index = cg, i
+    if p.stdout.readline().strip() != "ready":
+        stop(p)
+        raise SystemExit(f"run.py: {workload} instance {i} did not start")
     return p
 
 
