@@ -44,6 +44,11 @@
  * and become mapped once. It reports how many faults reused and copied and
  * checks every worker's memory when it ends.
  *
+ * The pairs workload (-C) completes upstream's peer benchmark: "ksm_tests -C"
+ * merges pairs of equal pages and times a write to one page of each pair,
+ * which must copy; -C times that, then the write to the other page, which
+ * finds its KSM page mapped once.
+ *
  * Needs root, CONFIG_KSM and the wp_reuse switch (except -s anon_reuse and
  * -s anon_cow). Every sysfs value it changes is restored on exit, on errors
  * and on SIGINT/SIGTERM.
@@ -366,7 +371,7 @@ struct round_result {
  * The common part: drain, record PFNs, time the write with the vmstat
  * counters around it, compare PFNs and check every page.
  */
-static void measure(struct round_result *r, enum scenario s, int round,
+static void measure(struct round_result *r, const char *name, bool ksm, int round,
 		    char *area, long n, uint64_t key)
 {
 	struct counts before, after;
@@ -375,11 +380,11 @@ static void measure(struct round_result *r, enum scenario s, int round,
 
 	drain_lru_all();
 	read_pfns(area, n, pfns);
-	if (scenario_is_ksm(s)) {
+	if (ksm) {
 		r->ksm_pages = count_ksm(pfns, n);
 		if (r->ksm_pages < MERGE_REQUIRED * n)
-			die("%s round %d: only %ld of %ld pages are still KSM pages after unmapping the twins",
-			    scenario_names[s], round, r->ksm_pages, n);
+			die("%s round %d: only %ld of %ld pages are KSM pages before the write",
+			    name, round, r->ksm_pages, n);
 	}
 
 	vmstat_read(&before);
@@ -398,7 +403,7 @@ static void measure(struct round_result *r, enum scenario s, int round,
 	bad = scenario_verify(area, n, key, WRITE_MARK, &first_bad);
 	if (bad)
 		die("%s round %d: %ld of %ld pages hold wrong data after the write (first: page %ld)",
-		    scenario_names[s], round, bad, n, first_bad);
+		    name, round, bad, n, first_bad);
 }
 
 /* Different contents in every scenario and round: nothing merges with leftovers. */
@@ -428,7 +433,7 @@ static void run_ksm(struct round_result *r, enum scenario s, int round,
 		    MERGE_REQUIRED * 100);
 	unmap_area(b, n);
 
-	measure(r, s, round, a, n, key);
+	measure(r, scenario_names[s], true, round, a, n, key);
 	unmap_area(a, n);
 }
 
@@ -491,10 +496,10 @@ static void run_anon(struct round_result *r, enum scenario s, int round,
 
 	if (s == SC_ANON_REUSE) {
 		wait_child(pid, what);
-		measure(r, s, round, a, n, key);
+		measure(r, scenario_names[s], false, round, a, n, key);
 	} else {
 		close(pipefd[0]);
-		measure(r, s, round, a, n, key);
+		measure(r, scenario_names[s], false, round, a, n, key);
 		close(pipefd[1]);	/* releases the child */
 		wait_child(pid, what);
 	}
@@ -1117,6 +1122,168 @@ static void run_pressure(long n, int rounds, uint64_t seed, const char *json_pat
 	free(res);
 }
 
+/* ---- the pairs workload: ksm_tests -C, completed ----------------------------- */
+
+#define TAG_PAIRS		0x5041495253706169ULL
+
+/*
+ * -C: what "ksm_tests -C" measures, and its second half. ksm_tests merges
+ * pairs of equal pages of one process (every KSM page mapped twice), then
+ * times a write to the first page of each pair: every fault copies, whatever
+ * the kernel does with a KSM page mapped once, because none is. It stops
+ * there. The write left the other page of each pair the only mapping of its
+ * KSM page: this writes those too. Page i of area a and of area b are the
+ * pair (one process, two PTEs, as ksm_tests' neighbouring pages are); each
+ * round, with the switch on then off: merge, write a (first), write b
+ * (second), each write timed and counted as in ksm_on.
+ */
+struct pairs_result {
+	int wp_reuse;
+	long merged;
+	double merge_s;
+	struct round_result half[2];	/* the first writes, the second */
+};
+
+static void pairs_round(struct pairs_result *r, int wp_reuse, int round,
+			long n, uint64_t seed)
+{
+	uint64_t key = mix64(seed ^ mix64(TAG_PAIRS + 2 * (uint64_t)round + wp_reuse));
+	char *a = map_area(n), *b = map_area(n), name[32];
+	int h;
+
+	r->wp_reuse = wp_reuse;
+	scenario_fill(a, n, key);
+	memcpy(b, a, (size_t)n * page_size);
+	knob_set(KNOB_WP_REUSE, wp_reuse ? "1" : "0");
+	r->merged = ksm_merge(a, b, n, &r->merge_s);
+	if (r->merged < MERGE_REQUIRED * n)
+		die("pairs round %d: ksmd merged only %ld of %ld page pairs in %.1f s",
+		    round, r->merged, n, r->merge_s);
+	for (h = 0; h < 2; h++) {
+		snprintf(name, sizeof(name), "pairs %s write", h ? "second" : "first");
+		measure(&r->half[h], name, true, round, h ? b : a, n, key);
+		r->half[h].merged = r->merged;
+		r->half[h].merge_s = r->merge_s;
+	}
+	unmap_area(a, n);
+	unmap_area(b, n);
+}
+
+static void run_pairs(long n, int rounds, uint64_t seed, const char *json_path)
+{
+	static const char *const half_names[2] = { "first", "second" };
+	struct round_result *res[2][2];	/* [wp_reuse][half] */
+	struct summary sum[2][2];
+	struct pairs_result r;
+	int i, w, h, cpu;
+
+	for (w = 0; w < 2; w++)
+		for (h = 0; h < 2; h++)
+			if (!(res[w][h] = calloc(rounds, sizeof(*res[w][h]))))
+				die("out of memory");
+	cpu = pin_to_this_cpu();
+	if (cpu < 0)
+		warn("cannot pin to one CPU (%s): some KSM faults may copy", strerror(errno));
+	ksmd_full_speed(2 * n + 256);
+
+	progress(PROG ": pairs, %ld pairs, %d round%s, CPU %d\n",
+		 n, rounds, rounds == 1 ? "" : "s", cpu);
+	for (i = 0; i < rounds; i++) {
+		for (w = 1; w >= 0; w--) {
+			pairs_round(&r, w, i + 1, n, seed);
+			for (h = 0; h < 2; h++) {
+				res[w][h][i] = r.half[h];
+				progress("round %d/%d wp_reuse=%d %-6s write: %8.0f ns/fault, pgalloc %llu, same PFN %5.1f%%, cow_ksm %llu, ksm_wp_reuse %llu\n",
+					 i + 1, rounds, w, half_names[h], r.half[h].ns_per_fault,
+					 (unsigned long long)r.half[h].delta.pgalloc,
+					 100.0 * r.half[h].same_pfn / n,
+					 (unsigned long long)r.half[h].delta.cow_ksm,
+					 (unsigned long long)r.half[h].delta.ksm_wp_reuse);
+			}
+		}
+	}
+	for (w = 0; w < 2; w++)
+		for (h = 0; h < 2; h++)
+			summarize(&sum[w][h], res[w][h], rounds);
+
+	printf("pairs: %ld pairs of equal pages merged, %d round%s; the first write (ksm_tests -C), then the second\n",
+	       n, rounds, rounds == 1 ? "" : "s");
+	printf("%-8s %-7s %15s %15s %13s %10s %10s %12s\n", "wp_reuse", "write",
+	       "median ns/fault", "min-max ns", "pgalloc/fault", "same-PFN %",
+	       "cow_ksm", "ksm_wp_reuse");
+	for (w = 1; w >= 0; w--) {
+		for (h = 0; h < 2; h++) {
+			const struct summary *m = &sum[w][h];
+			char range[32];
+
+			snprintf(range, sizeof(range), "%.0f-%.0f", m->min_ns, m->max_ns);
+			printf("%-8d %-7s %15.0f %15s %13.3f %10.1f %10s %12s\n", w,
+			       half_names[h], m->median_ns, range, m->pgalloc_per_fault_median,
+			       100 * m->same_pfn_fraction_median,
+			       TCOUNT(m->have_cow_ksm, m->cow_ksm_total),
+			       TCOUNT(m->have_ksm_wp_reuse, m->ksm_wp_reuse_total));
+		}
+	}
+	putchar('\n');
+	print_ratio("first_off_over_on", "first write: median wp_reuse=0 / wp_reuse=1",
+		    ratio(sum[0][0].median_ns, sum[1][0].median_ns));
+	print_ratio("second_off_over_on", "second write: median wp_reuse=0 / wp_reuse=1",
+		    ratio(sum[0][1].median_ns, sum[1][1].median_ns));
+
+	if (json_path) {
+		FILE *f = json_open(json_path);
+
+		fprintf(f, "{\n  \"benchmark\": \"ksm_wp_bench\",\n  \"mode\": \"pairs\",\n");
+		fprintf(f, "  \"kernel\": \"%s\",\n  \"page_size\": %ld,\n", kernel_release(), page_size);
+		fprintf(f, "  \"pairs\": %ld,\n  \"rounds\": %d,\n  \"seed\": %llu,\n", n, rounds,
+			(unsigned long long)seed);
+		fprintf(f, "  \"cpu\": %d,\n  \"drain\": \"%s\",\n  \"rounds_data\": [", cpu,
+			drain_names[drain]);
+		for (i = 0; i < rounds; i++) {
+			for (w = 1; w >= 0; w--) {
+				for (h = 0; h < 2; h++) {
+					const struct round_result *x = &res[w][h][i];
+
+					fprintf(f, "%s\n    {\"round\": %d, \"wp_reuse\": %d, \"write\": \"%s\", ",
+						i || w != 1 || h ? "," : "", i + 1, w, half_names[h]);
+					fprintf(f, "\"merged\": %ld, \"merge_seconds\": %s, \"ksm_pages\": %ld, ",
+						x->merged, jnum(x->merge_s), x->ksm_pages);
+					fprintf(f, "\"ns_per_fault\": %s, \"pgalloc\": %llu, ",
+						jnum(x->ns_per_fault), (unsigned long long)x->delta.pgalloc);
+					fprintf(f, "\"cow_ksm\": %s, \"ksm_wp_reuse\": %s, ",
+						JCOUNT(x->delta.have_cow_ksm, x->delta.cow_ksm),
+						JCOUNT(x->delta.have_ksm_wp_reuse, x->delta.ksm_wp_reuse));
+					fprintf(f, "\"same_pfn\": %ld, \"content_ok\": true}", x->same_pfn);
+				}
+			}
+		}
+		fprintf(f, "\n  ],\n  \"summary\": {");
+		for (w = 1; w >= 0; w--) {
+			for (h = 0; h < 2; h++) {
+				const struct summary *m = &sum[w][h];
+
+				fprintf(f, "%s\n    \"wp_reuse=%d %s\": {", w != 1 || h ? "," : "",
+					w, half_names[h]);
+				fprintf(f, "\"median_ns\": %s, \"min_ns\": %s, \"max_ns\": %s, ",
+					jnum(m->median_ns), jnum(m->min_ns), jnum(m->max_ns));
+				fprintf(f, "\"pgalloc_per_fault_median\": %s, \"same_pfn_fraction_median\": %s, ",
+					jnum(m->pgalloc_per_fault_median),
+					jnum(m->same_pfn_fraction_median));
+				fprintf(f, "\"cow_ksm_total\": %s, \"ksm_wp_reuse_total\": %s}",
+					JCOUNT(m->have_cow_ksm, m->cow_ksm_total),
+					JCOUNT(m->have_ksm_wp_reuse, m->ksm_wp_reuse_total));
+			}
+		}
+		fprintf(f, "\n  },\n  \"first_off_over_on\": %s,\n  \"second_off_over_on\": %s\n}\n",
+			jnum(ratio(sum[0][0].median_ns, sum[1][0].median_ns)),
+			jnum(ratio(sum[0][1].median_ns, sum[1][1].median_ns)));
+		json_close(f, json_path);
+	}
+	for (w = 0; w < 2; w++)
+		for (h = 0; h < 2; h++)
+			free(res[w][h]);
+}
+
 /* ---- the churn workload ------------------------------------------------------- */
 
 struct churn_opts {
@@ -1439,6 +1606,7 @@ static void print_help(FILE *f)
 		"       %1$s -s SCENARIO [-n PAGES] [-r ROUNDS] [-o FILE.json] [-D METHOD] [-q]\n"
 		"       %1$s -c [-t SECONDS] [-P PROCS] [-n PAGES] [-w 0|1] [-S SEED] [-o FILE.json]\n"
 		"       %1$s -p [-n PAGES] [-r ROUNDS] [-D METHOD] [-S SEED] [-o FILE.json]\n"
+		"       %1$s -C [-n PAIRS] [-r ROUNDS] [-D METHOD] [-S SEED] [-o FILE.json]\n"
 		"\n"
 		"Times write faults on KSM pages mapped once, with /sys/kernel/mm/ksm/wp_reuse\n"
 		"on (the fault reuses the page) and off (it copies it, as upstream), against\n"
@@ -1447,7 +1615,7 @@ static void print_help(FILE *f)
 		"table of medians over the rounds, then three ratios), progress to stderr.\n"
 		"\n"
 		"  -n, --pages PAGES     pages per scenario (default %2$d); with -c, per\n"
-		"                        worker (default %3$d)\n"
+		"                        worker (default %3$d); with -C, pairs\n"
 		"  -r, --rounds ROUNDS   rounds (default %4$d)\n"
 		"  -s, --scenario NAME   run only ksm_on, ksm_off, anon_reuse or anon_cow\n"
 		"  -o, --output FILE     also write the results to FILE as JSON\n"
@@ -1462,6 +1630,9 @@ static void print_help(FILE *f)
 		"                        ksm_off with half of the KSM pages swapped out, in\n"
 		"                        a cgroup whose memory.max leaves no headroom\n"
 		"                        (needs swap and cgroup v2)\n"
+		"  -C, --pairs           run the pairs workload instead: what ksm_tests -C\n"
+		"                        times (merge pairs of equal pages, write the first\n"
+		"                        page of each), then the write to the second page\n"
 		"  -t, --time SECONDS    churn duration (default %5$d)\n"
 		"  -P, --procs PROCS     churn worker processes (default %6$d)\n"
 		"  -w, --wp-reuse 0|1    set the switch before the churn (default: leave it)\n"
@@ -1523,6 +1694,7 @@ int main(int argc, char **argv)
 		{ "seed",	required_argument,	NULL, 'S' },
 		{ "churn",	no_argument,		NULL, 'c' },
 		{ "pressure",	no_argument,		NULL, 'p' },
+		{ "pairs",	no_argument,		NULL, 'C' },
 		{ "time",	required_argument,	NULL, 't' },
 		{ "procs",	required_argument,	NULL, 'P' },
 		{ "wp-reuse",	required_argument,	NULL, 'w' },
@@ -1535,13 +1707,14 @@ int main(int argc, char **argv)
 		.seconds = CHURN_SECONDS, .wp_reuse = -1, .seed = 1,
 	};
 	struct bench b = { .pages = DEFAULT_PAGES, .rounds = DEFAULT_ROUNDS, .seed = 1 };
-	bool churn = false, pressure = false, pages_set = false, churn_opt = false;
+	bool churn = false, pressure = false, pairs = false, pages_set = false;
+	bool churn_opt = false;
 	bool bench_opt = false;
 	const char *json_path = NULL, *scenario = NULL;
 	int opt, s;
 	size_t i;
 
-	while ((opt = getopt_long(argc, argv, "n:r:s:o:D:S:cpt:P:w:qh",
+	while ((opt = getopt_long(argc, argv, "n:r:s:o:D:S:cpCt:P:w:qh",
 				  longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
@@ -1580,6 +1753,9 @@ int main(int argc, char **argv)
 		case 'p':
 			pressure = true;
 			break;
+		case 'C':
+			pairs = true;
+			break;
 		case 't':
 			co.seconds = parse_num("-t", optarg, 1, CHURN_MAX_SECONDS);
 			churn_opt = true;
@@ -1607,10 +1783,12 @@ int main(int argc, char **argv)
 		usage_error("unexpected argument \"%s\"", argv[optind]);
 	if (churn && bench_opt)
 		usage_error("-r, -s and -D do not apply to the churn workload (-c)");
-	if (churn && pressure)
-		usage_error("-c and -p are two workloads: choose one");
+	if (churn + pressure + pairs > 1)
+		usage_error("-c, -p and -C are three workloads: choose one");
 	if (pressure && scenario)
 		usage_error("-s does not apply to the pressure workload (-p): it runs ksm_on and ksm_off");
+	if (pairs && scenario)
+		usage_error("-s does not apply to the pairs workload (-C): it has its own two writes");
 	if (!churn && churn_opt)
 		usage_error("-t, -P and -w apply only to the churn workload (-c)");
 	if (churn && !pages_set)
@@ -1637,6 +1815,10 @@ int main(int argc, char **argv)
 		check_interfaces(true, true);
 		install_restore_handlers();
 		run_pressure(b.pages, b.rounds, b.seed, json_path);
+	} else if (pairs) {
+		check_interfaces(true, true);
+		install_restore_handlers();
+		run_pairs(b.pages, b.rounds, b.seed, json_path);
 	} else {
 		bool ksm = b.run[SC_KSM_ON] || b.run[SC_KSM_OFF];
 

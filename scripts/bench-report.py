@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Turn one `make bench` run into bench/results/<date>-<kernel>.{json,svg,md}.
+"""Turn one `make bench` run into bench/results/<date>-<kernel>.{json,svg,md}
+(and <date>-<kernel>-workloads.svg when real programs ran).
 
 usage: bench-report.py RAW_DIR KERNEL_RELEASE RESULTS_DIR
 
@@ -30,6 +31,7 @@ SCENARIOS = [('ksm_on', 'KSM, switch on (reuse)'),
 TARGETS = {'reuse_over_floor': ('<=', 1.05), 'off_over_on': ('>=', 4.0),
            'allocs_per_reused_fault': ('==', 0.0)}
 MODES = ('icount', 'tcg')
+PHASES = ('steady', 'restart', 'pressure', 'stopped')  # bench/workloads/run.py's, in order
 
 
 def load_json(path):
@@ -164,17 +166,64 @@ def svg_plot(summary, title, unit):
     return '\n'.join(out) + '\n'
 
 
+def svg_workloads(rows, title):
+    """Per phase (scenario) a panel, per workload/ASLR/ksmd a line: the share
+    of KSM write faults reused with the switch on; pages allocated and the
+    unit of work's time, switch on (green) against off (red)."""
+    phases = sorted({r['phase'] for r in rows}, key=lambda p: PHASES.index(p) if p in PHASES else 9)
+    keys = sorted({(r['workload'], r['aslr'], r['ksmd']) for r in rows})
+    by = {(r['workload'], r['aslr'], r['ksmd'], r['phase'], r['wp_reuse']): r for r in rows}
+    cols = [('KSM write faults reused, switch on', lambda on, off: [
+                (100 * on['reused'] / on['ksm_write_faults'] if on['ksm_write_faults'] else 0, '#2a7', '%')]),
+            ('pages allocated', lambda on, off: [(on['allocs'], '#2a7', ''), (off['allocs'], '#c54', '')]),
+            ('unit of work, ms', lambda on, off: [(on['unit_ms'], '#2a7', ''), (off['unit_ms'], '#c54', '')])]
+    vals = {}
+    for ph in phases:
+        for k in keys:
+            on, off = by.get(k + (ph, 1)), by.get(k + (ph, 0))
+            if on and off:
+                for c, (_, f) in enumerate(cols):
+                    vals[(ph, k, c)] = f(on, off)
+    vmax = [max([v for (_, _, c2), bars in vals.items() if c2 == c for v, _, _ in bars] + [1]) for c in range(3)]
+    vmax[0] = 100
+    left, colw, line, bar = 250, 230, 26, 9
+    w = left + 3 * colw + 20
+    y, out = 50, []
+    for ph in phases:
+        out.append(f'<text x="8" y="{y}" font-weight="bold">{ph}</text>')
+        for c, (ctitle, _) in enumerate(cols):
+            out.append(f'<text x="{left + c * colw}" y="{y}">{ctitle}</text>')
+        y += 10
+        for k in keys:
+            out.append(f'<text x="{left - 8}" y="{y + line / 2 + 4}" text-anchor="end">'
+                       f'{k[0]}, ASLR {k[1]}, ksmd {k[2]}</text>')
+            for c in range(3):
+                for b, (v, color, unit) in enumerate(vals.get((ph, k, c), [])):
+                    x, by_ = left + c * colw, y + 3 + b * (bar + 1)
+                    length = v / vmax[c] * (colw - 70)
+                    out.append(f'<rect x="{x}" y="{by_}" width="{length:.1f}" height="{bar}" fill="{color}"/>')
+                    out.append(f'<text x="{x + length + 4:.1f}" y="{by_ + bar - 1}" font-size="10">'
+                               f'{v:.0f}{unit}</text>')
+            y += line
+        y += 24
+    head = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{y}" '
+            f'font-family="sans-serif" font-size="12">',
+            f'<text x="{w / 2}" y="20" text-anchor="middle" font-size="14">{title}</text>',
+            f'<text x="{w / 2}" y="36" text-anchor="middle" font-size="11">medians over the phases; '
+            'green: switch on, red: switch off</text>']
+    return '\n'.join(head + out + ['</svg>']) + '\n'
+
+
 def workloads_summary(runs):
     """Per workload, ASLR, ksmd setting, phase and switch position: medians over
     the phases (one per round; a restart phase per instance and round)."""
     rows, groups = [], {}
-    order = {'steady': 0, 'restart': 1, 'stopped': 2}
     for r in runs:
         for ph in r['phases']:
             key = (r['workload'], r['aslr'], r.get('ksmd', 'default'), ph['phase'], r['wp_reuse'])
             groups.setdefault(key, []).append((r, ph))
     for (w, aslr, ksmd, phase, wp), rs in sorted(
-            groups.items(), key=lambda g: (g[0][0], g[0][1], g[0][2], order.get(g[0][3], 3), -g[0][4])):
+            groups.items(), key=lambda g: (g[0][0], g[0][1], g[0][2], PHASES.index(g[0][3]), -g[0][4])):
         verdicts = {}
         for _, ph in rs:
             for i in ph['instances']:
@@ -192,6 +241,7 @@ def workloads_summary(runs):
             'reused': med([ph['ksm_wp_reuse'] for _, ph in rs]),
             'copied': med([ph['cow_ksm'] for _, ph in rs]),
             'allocs': med([sum(i['allocs'] for i in ph['instances']) for _, ph in rs]),
+            'pswpin': med([ph.get('pswpin', 0) for _, ph in rs]),
             'unit_ms': med([i['ns'] / 1e6 for _, ph in rs for i in ph['instances']]),
             'unit_ms_min': min(i['ns'] / 1e6 for _, ph in rs for i in ph['instances']),
             'unit_ms_max': max(i['ns'] / 1e6 for _, ph in rs for i in ph['instances']),
@@ -206,15 +256,8 @@ def workloads_summary(runs):
     return rows, {w: sorted(c) for w, c in checksums.items()}
 
 
-def main():
-    raw, kernel, results = sys.argv[1], sys.argv[2], sys.argv[3]
-    modes, benches = {}, {}
-    for mode in MODES:
-        dirs = boot_dirs(raw, mode)
-        if dirs:
-            modes[mode], benches[mode] = mode_summary(dirs)
-    if not modes:
-        sys.exit(f'bench-report.py: no <mode>-<boot>/bench.json under {raw}')
+def fault_report(raw, kernel, base, modes, benches):
+    """The per-fault scenarios and the workloads of ksm_wp_bench: <base>.{json,svg,md}."""
     lead = 'icount' if 'icount' in modes else 'tcg'
     headline = {k: modes[lead]['ratios'][k]['median'] for k in TARGETS}
     targets = {k: {'target': f'{op} {t}', 'mode': lead, 'met': met(k, headline[k])}
@@ -244,16 +287,15 @@ def main():
     if os.path.exists(os.path.join(full, 'pressure.json')):
         report['pressure'] = load_json(os.path.join(full, 'pressure.json'))
         report['pressure_verdicts'] = uniq_counts(os.path.join(full, 'trace-pressure.txt'))
-    if os.path.exists(os.path.join(full, 'workloads.json')):
-        wl = load_json(os.path.join(full, 'workloads.json'))
-        rows, checksums = workloads_summary(wl['runs'])
-        report['workloads'] = {'instances': wl['instances'], 'summary': rows,
-                               'checksums': checksums, 'runs': wl['runs']}
+    pairs = {mode: os.path.join(raw, f'{mode}-1') for mode in modes}
+    pairs = {mode: {**load_json(os.path.join(d, 'pairs.json')),
+                    'verdicts': trace_verdicts(os.path.join(d, 'trace-pairs.txt'))}
+             for mode, d in pairs.items() if os.path.exists(os.path.join(d, 'pairs.json'))}
+    if pairs:
+        report['pairs'] = pairs
     if os.path.exists(os.path.join(full, 'churn-1.json')):
         report['churn'] = {'wp_reuse=1': load_json(os.path.join(full, 'churn-1.json')),
                            'wp_reuse=0': load_json(os.path.join(full, 'churn-0.json'))}
-    os.makedirs(results, exist_ok=True)
-    base = os.path.join(results, f'{report["date"]}-{kernel}')
     with open(base + '.json', 'w') as f:
         json.dump(report, f, indent=1)
         f.write('\n')
@@ -331,37 +373,92 @@ def main():
                   (', '.join(f'{n} {k}' for k, n in sorted(v.items())) or 'no events'),
                   f'- KSM write faults that met the swap cache: {met_sc} of {sum(v.values())}; '
                   f'reused: {reused_sc} of those {met_sc}']
+    for mode, p in sorted(report.get('pairs', {}).items(), key=lambda mp: mp[0] != lead):
+        lines += ['', f'Pairs ({mode}): what `ksm_tests -C` times, completed: {p["pairs"]} pairs of equal pages '
+                  'of one process merged (each KSM page mapped twice), then a write to the first page of each '
+                  '(what ksm_tests times: it must copy), then to the second (its KSM page now mapped once); '
+                  f'{p["rounds"]} rounds, medians (min–max)', '',
+                  f'| wp_reuse | write | {"instructions" if mode == "icount" else "ns"}/fault | pgalloc/fault | '
+                  'same PFN | cow_ksm | ksm_wp_reuse |',
+                  '| ---: | --- | ---: | ---: | ---: | ---: | ---: |']
+        for w in (1, 0):
+            for half in ('first', 'second'):
+                d = p['summary'][f'wp_reuse={w} {half}']
+                lines.append(f'| {w} | {half} | {d["median_ns"]:.0f} ({d["min_ns"]:.0f}–{d["max_ns"]:.0f}) | '
+                             f'{d["pgalloc_per_fault_median"]:.2f} | {100 * d["same_pfn_fraction_median"]:.0f}% | '
+                             f'{d["cow_ksm_total"]} | {d["ksm_wp_reuse_total"]} |')
+        lines += ['', f'- off/on: first write {p["first_off_over_on"]:.3f}, second write '
+                  f'{p["second_off_over_on"]:.3f}',
+                  '- tracepoint verdicts, wp_reuse=1 rounds, both writes: ' +
+                  (', '.join(f'{n} {r}' for r, n in sorted(p['verdicts'].items())) or 'no events')]
     for label, c in report.get('churn', {}).items():
         lines.append(f'- churn, {label} (tcg): ' + ', '.join(f'{k} {v}' for k, v in c.items()
                                                              if not isinstance(v, (dict, list))))
-    if 'workloads' in report:
-        wl = report['workloads']
-        lines += ['', f'Real programs (tcg): {wl["instances"]} instances each, every one launched on its own '
-                  'with PR_SET_MEMORY_MERGE in a cgroup of its own; steady: every instance does one unit of '
-                  'its work; restart: one instance SIGKILLed and started again in a new cgroup, then every '
-                  'instance does one (the new one its first, in brackets); stopped: one instance SIGKILLed '
-                  'and its cgroup removed, the survivors do one; medians over the phases (min–max)', '',
-                  '| workload | ASLR | ksmd | phase | wp_reuse | merged (pages_sharing) | KSM write faults | '
-                  'reused | copied | pages allocated | unit of work, ms | ksmd CPU per run, ticks | '
-                  'tracepoint verdicts (all phases) |',
-                  '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |']
-        for r in wl['summary']:
-            v = ', '.join(f'{k} {n}' for k, n in sorted(r['verdicts_total'].items())) or '–'
-            first = f' [{r["first_unit_ms"]:.0f}]' if r['first_unit_ms'] is not None else ''
-            lines.append(f'| {r["workload"]} | {r["aslr"]} | {r["ksmd"]} | {r["phase"]} | '
-                         f'{r["wp_reuse"]} | {r["pages_sharing_merged"]:.0f} | {r["ksm_write_faults"]:.0f} '
-                         f'({r["ksm_write_faults_min"]}–{r["ksm_write_faults_max"]}) | {r["reused"]:.0f} | '
-                         f'{r["copied"]:.0f} | {r["allocs"]:.0f} | {r["unit_ms"]:.0f} '
-                         f'({r["unit_ms_min"]:.0f}–{r["unit_ms_max"]:.0f}){first} | {r["ksmd_ticks"]:.0f} | {v} |')
-        for w, c in wl['checksums'].items():
-            lines.append(f'- {w}: every instance\'s output, switch on and off: '
-                         + ('the same' if len(c) == 1 else f'DIFFERS ({len(c)} distinct checksums)'))
     table = '\n'.join(lines) + '\n'
     with open(base + '.md', 'w') as f:
         f.write(table)
     print(table)
     print(f'written: {base}.json, {base}.svg, {base}.md')
 
+
+def workloads_report(path, kernel, base):
+    """The real programs (bench/workloads/run.py): <base>-workloads.{json,svg,md}."""
+    wl = load_json(path)
+    rows, checksums = workloads_summary(wl['runs'])
+    report = {'date': datetime.date.today().isoformat(), 'kernel': kernel,
+              'instances': wl['instances'], 'ksmd': wl['ksmd'], 'summary': rows,
+              'checksums': checksums, 'runs': wl['runs']}
+    with open(base + '-workloads.json', 'w') as f:
+        json.dump(report, f, indent=1)
+        f.write('\n')
+    with open(base + '-workloads.svg', 'w') as f:
+        f.write(svg_workloads(rows, f'Real programs under KSM, Linux {kernel}, '
+                              f'{wl["instances"]} instances each'))
+    lines = [f'Real programs (tcg): {report["instances"]} instances each, every one launched on its own '
+             'with PR_SET_MEMORY_MERGE in a cgroup of its own; steady: every instance does one unit of '
+             'its work; restart: one instance SIGKILLed and started again in a new cgroup, then every '
+             'instance does one (the new one its first, in brackets); pressure: every cgroup reclaimed '
+             'to about half its charge and memory.max an eighth of the charge above that, swap on a loop '
+             'device, every instance does one; stopped: one instance SIGKILLed '
+             'and its cgroup removed, the survivors do one; medians over the phases (min–max)', '',
+             '| workload | ASLR | ksmd | phase | wp_reuse | merged (pages_sharing) | KSM write faults | '
+             'reused | copied | pages allocated | swap-ins | unit of work, ms | ksmd CPU per run, ticks | '
+             'tracepoint verdicts (all phases) |',
+             '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |']
+    for r in rows:
+        v = ', '.join(f'{k} {n}' for k, n in sorted(r['verdicts_total'].items())) or '–'
+        first = f' [{r["first_unit_ms"]:.0f}]' if r['first_unit_ms'] is not None else ''
+        lines.append(f'| {r["workload"]} | {r["aslr"]} | {r["ksmd"]} | {r["phase"]} | '
+                     f'{r["wp_reuse"]} | {r["pages_sharing_merged"]:.0f} | {r["ksm_write_faults"]:.0f} '
+                     f'({r["ksm_write_faults_min"]}–{r["ksm_write_faults_max"]}) | {r["reused"]:.0f} | '
+                     f'{r["copied"]:.0f} | {r["allocs"]:.0f} | {r["pswpin"]:.0f} | {r["unit_ms"]:.0f} '
+                     f'({r["unit_ms_min"]:.0f}–{r["unit_ms_max"]:.0f}){first} | {r["ksmd_ticks"]:.0f} | {v} |')
+    for w, c in checksums.items():
+        lines.append(f'- {w}: every instance\'s output, switch on and off: '
+                     + ('the same' if len(c) == 1 else f'DIFFERS ({len(c)} distinct checksums)'))
+    table = '\n'.join(lines) + '\n'
+    with open(base + '-workloads.md', 'w') as f:
+        f.write(table)
+    print(table)
+    print(f'written: {base}-workloads.json, {base}-workloads.svg, {base}-workloads.md')
+
+
+def main():
+    raw, kernel, results = sys.argv[1], sys.argv[2], sys.argv[3]
+    modes, benches = {}, {}
+    for mode in MODES:
+        dirs = boot_dirs(raw, mode)
+        if dirs:
+            modes[mode], benches[mode] = mode_summary(dirs)
+    workloads = os.path.join(raw, 'workloads', 'workloads.json')
+    if not modes and not os.path.exists(workloads):
+        sys.exit(f'bench-report.py: no <mode>-<boot>/bench.json nor workloads/workloads.json under {raw}')
+    os.makedirs(results, exist_ok=True)
+    base = os.path.join(results, f'{datetime.date.today().isoformat()}-{kernel}')
+    if modes:
+        fault_report(raw, kernel, base, modes, benches)
+    if os.path.exists(workloads):
+        workloads_report(workloads, kernel, base)
 
 if __name__ == '__main__':
     main()

@@ -6,17 +6,21 @@
 # table. Each mode of BENCH_MODES boots BENCH_BOOTS times:
 #   tcg     multi-threaded TCG: real memory and atomics costs, noisy (about
 #           +-25% between boots); its first boot also runs perf, the
-#           tracepoint's verdicts, the swap-pressure and churn workloads
+#           tracepoint's verdicts, the pairs, swap-pressure and churn
+#           workloads
 #   icount  -icount shift=0,sleep=off: guest time counts instructions, so a
-#           boot repeats the last one's figures
+#           boot repeats the last one's figures; its first boot also runs
+#           the pairs workload (ksm_tests -C, completed), which TCG's also
+#           runs
 # Then one more boot, where gdb single-steps the first write faults of
 # ksm_on and anon_reuse and counts their instructions by kernel symbol
 # (bench-steps.py; BENCH_STEPS=0 skips it).
-# BENCH_PAGES, BENCH_ROUNDS, CHURN_SECONDS size the run. The first TCG boot
-# also runs real programs, each instance launched on its own with
+# BENCH_PAGES, BENCH_ROUNDS, CHURN_SECONDS size the run. Last, a TCG boot of
+# its own runs real programs, each instance launched on its own with
 # PR_SET_MEMORY_MERGE in a cgroup of its own (bench/workloads/run.py):
 # WORKLOADS (default "python node java"; empty skips them), WORKLOAD_ROUNDS
 # (5), WORKLOAD_ASLR ("on off"), WORKLOAD_KSMD ("default aggressive").
+# BENCH_MODES= (empty) runs only that boot.
 KBUILD_CONFIG=bench
 . "$(dirname "$0")/lib.sh"
 export KBUILD_CONFIG KOUT
@@ -33,7 +37,7 @@ BOOTS=${BENCH_BOOTS:-2}
 for m in $MODES; do
 	case $m in tcg | icount) ;; *) die "BENCH_MODES: $m is not a mode (tcg, icount)" ;; esac
 done
-[ -n "$MODES" ] || die "BENCH_MODES is empty: give tcg, icount or both"
+[ -n "$MODES$WORKLOADS" ] || die "BENCH_MODES and WORKLOADS are both empty: nothing to run"
 for w in $WORKLOADS; do
 	case $w in python | node | java) ;; *) die "WORKLOADS: $w is not a workload (python, node, java)" ;; esac
 done
@@ -64,6 +68,7 @@ for mode in $MODES; do
 	for boot in $(seq "$BOOTS"); do
 		parts=none
 		[ "$boot$mode" != 1tcg ] || parts=full
+		[ "$boot$mode" != 1icount ] || parts=pairs
 		out=$raw/$mode-$boot
 		mkdir -p "$out"
 		step "Benchmark guest, $mode, boot $boot of $BOOTS ($PAGES pages x $ROUNDS rounds, extra parts: $parts; raw output in $out)"
@@ -71,15 +76,14 @@ for mode in $MODES; do
 		[ "$mode" = tcg ] || icount=1 # vm.sh: icount is TCG
 		VM_ICOUNT=$icount VM_OUT=$out \
 			"$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-bench.sh" \
-			"$out" "$bin" "$PAGES" "$ROUNDS" "$CHURN" "$parts" \
-			"$WORKLOADS" "$WORKLOAD_ROUNDS" "$WORKLOAD_ASLR" "$WORKLOAD_KSMD" ||
+			"$out" "$bin" "$PAGES" "$ROUNDS" "$CHURN" "$parts" ||
 			die "the benchmark failed in the $mode guest (boot $boot); see $out"
 	done
 done
 
 # Where a fault's instructions go, exactly: gdb single-steps the first
 # faults of one timed write of ksm_on and of anon_reuse (bench-steps.py).
-if [ "${BENCH_STEPS:-1}" = 1 ]; then
+if [ "${BENCH_STEPS:-1}" = 1 ] && [ -n "$MODES" ]; then
 	out=$raw/steps
 	mkdir -p "$out"
 	port=$((20000 + $$ % 10000))
@@ -98,6 +102,18 @@ if [ "${BENCH_STEPS:-1}" = 1 ]; then
 		>"$out/gdb.log" 2>&1 || warn "gdb stepping failed; see $out/gdb.log"
 	wait "$vmpid" || die "the steps guest failed; see $out/guest.log"
 	[ -s "$out/steps.json" ] || die "no steps.json from gdb; see $out/gdb.log"
+fi
+
+# Real programs, in a TCG boot of their own: their rounds take long (ksmd's
+# full scans at its default pace), and they need no other part.
+if [ -n "$WORKLOADS" ]; then
+	out=$raw/workloads
+	mkdir -p "$out"
+	step "Real programs: $WORKLOADS, $WORKLOAD_ROUNDS rounds x ASLR $WORKLOAD_ASLR x ksmd $WORKLOAD_KSMD x wp_reuse=1,0 (raw output in $out)"
+	VM_OUT=$out "$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-bench.sh" \
+		"$out" "$bin" "$PAGES" "$ROUNDS" "$CHURN" workloads \
+		"$WORKLOADS" "$WORKLOAD_ROUNDS" "$WORKLOAD_ASLR" "$WORKLOAD_KSMD" ||
+		die "the real programs failed in their guest; see $out"
 fi
 
 step "Report"

@@ -3,23 +3,25 @@
 # Runs inside the benchmark guest, each part's output into OUTDIR for
 # scripts/bench-report.py:
 #   guest-bench.sh OUTDIR BENCH PAGES ROUNDS CHURN_SECONDS PARTS [WORKLOADS WORKLOAD_ROUNDS ASLR KSMD]
-# Every boot runs the interleaved per-fault rounds. PARTS adds:
+# Every boot but a workloads one runs the interleaved per-fault rounds.
+# PARTS adds:
 #   full     perf stat and perf record per scenario, the tracepoint's
-#            verdicts, the swap-pressure workload, the churn workload and
-#            the real programs of WORKLOADS (bench/workloads/run.py, with
-#            the launcher built next to BENCH)
+#            verdicts, the pairs, swap-pressure and churn workloads
+#   pairs    the pairs workload (ksm_tests -C, completed) with its verdicts
 #   none     nothing more (the repeated boots of a mode)
 #   steps    only one timed write of ksm_on and of anon_reuse, each right
 #            after the LRU drain, while bench-steps.py (gdb, on the host)
 #            single-steps their first faults: nothing else
+#   workloads  only the real programs of WORKLOADS (bench/workloads/run.py,
+#            with the launcher built next to BENCH)
 set -eu
 OUT=$1 BENCH=$2 PAGES=$3 ROUNDS=$4 CHURN=$5 PARTS=$6
 WORKLOADS=${7:-} WORKLOAD_ROUNDS=${8:-5} ASLR=${9:-on off} KSMD=${10:-default}
 SCENARIOS="ksm_on ksm_off anon_reuse anon_cow"
 
 case $PARTS in
-full | none | steps) ;;
-*) echo "guest-bench.sh: PARTS=$PARTS: use full, none or steps" >&2; exit 2 ;;
+full | pairs | none | steps | workloads) ;;
+*) echo "guest-bench.sh: PARTS=$PARTS: use full, pairs, none, steps or workloads" >&2; exit 2 ;;
 esac
 
 "$(dirname "$0")/guest-setup.sh"
@@ -38,6 +40,13 @@ if [ "$PARTS" = steps ]; then
 	done
 	exit 0
 fi
+if [ "$PARTS" = workloads ]; then
+	[ -n "$WORKLOADS" ] || { echo "guest-bench.sh: PARTS=workloads needs WORKLOADS" >&2; exit 2; }
+	echo "== real programs: $WORKLOADS, $WORKLOAD_ROUNDS rounds x ASLR $ASLR x ksmd $KSMD x wp_reuse=1,0"
+	/usr/bin/python3 "$(dirname "$0")/../bench/workloads/run.py" "$OUT" "$(dirname "$BENCH")" \
+		"$WORKLOAD_ROUNDS" "$WORKLOADS" "$ASLR" "$KSMD" | tee "$OUT/workloads.txt"
+	exit "${PIPESTATUS[0]}"
+fi
 # perf needs kernel symbols and events as root.
 echo 0 >/proc/sys/kernel/kptr_restrict
 echo -1 >/proc/sys/kernel/perf_event_paranoid
@@ -47,7 +56,17 @@ echo "== interleaved rounds: $ROUNDS x $SCENARIOS, $PAGES pages each"
 
 # perf.data cannot be written to the 9p share: keep it in the guest's /tmp.
 data=$(mktemp -d)
-trap 'rm -rf "$data"' EXIT
+trap 'rm -rf "$data"; "$(dirname "$0")/guest-loop-swap.sh" off' EXIT
+
+if [ "$PARTS" = full ] || [ "$PARTS" = pairs ]; then
+	# Upstream's peer benchmark (ksm_tests -C) writes one page of each merged
+	# pair; this writes the other too, the one left mapping its KSM page alone.
+	echo "== pairs (ksm_tests -C, and the second write): $ROUNDS rounds x wp_reuse=1,0, $PAGES pairs"
+	perf record -q -e ksm:ksm_wp_reuse -o "$data/trace-pairs.data" -- \
+		"$BENCH" -C -n "$PAGES" -r "$ROUNDS" -o "$OUT/pairs.json" | tee "$OUT/pairs.txt"
+	perf script -i "$data/trace-pairs.data" 2>/dev/null |
+		grep -o 'result=[a-z_]*' | sort | uniq -c | tee "$OUT/trace-pairs.txt"
+fi
 
 [ "$PARTS" = full ] || exit 0
 
@@ -79,35 +98,17 @@ for s in ksm_on ksm_off; do
 		grep -o 'result=[a-z_]*' | sort | uniq -c | tee "$OUT/trace-$s.txt"
 done
 
-# The swap-pressure workload swaps to a loop device on a file in the guest's
-# memory (disk-like: not SWP_SYNCHRONOUS_IO, so a folio read back stays in
-# the swap cache), and to it alone: 7.3's allocator takes a CPU's cached
-# cluster of any device before it looks at priorities.
+# The swap-pressure workload swaps to a loop device (guest-loop-swap.sh).
 echo "== swap pressure: $ROUNDS rounds x wp_reuse=1,0, $PAGES pages"
-img=$(mktemp /dev/shm/ksm-wp-bench-swap.XXXXXX)
-truncate -s $((PAGES * 4096 * 3)) "$img"
-loopdev=$(losetup --find --show "$img")
-mkswap -q "$loopdev"
-others=$(awk 'NR > 1 { print $1 }' /proc/swaps)
-for d in $others; do swapoff "$d"; done
-swapon -p 32767 "$loopdev"
+"$(dirname "$0")/guest-loop-swap.sh" on $((PAGES * 4096 * 3 >> 20))
 perf record -q -e ksm:ksm_wp_reuse -o "$data/trace-pressure.data" -- \
 	"$BENCH" -p -n "$PAGES" -r "$ROUNDS" -o "$OUT/pressure.json" | tee "$OUT/pressure.txt"
 # The switch-off rounds send no events: the verdicts are the switch-on ones.
 perf script -i "$data/trace-pressure.data" 2>/dev/null |
 	grep -o 'swapcache=[01] result=[a-z_]*' | sort | uniq -c | tee "$OUT/trace-pressure.txt"
-swapoff "$loopdev"
-losetup -d "$loopdev"
-rm -f "$img"
-for d in $others; do swapon "$d"; done
+"$(dirname "$0")/guest-loop-swap.sh" off
 
 for w in 1 0; do
 	echo "== churn: wp_reuse=$w, $CHURN s"
 	"$BENCH" -c -w "$w" -t "$CHURN" -o "$OUT/churn-$w.json" | tee "$OUT/churn-$w.txt"
 done
-
-if [ -n "$WORKLOADS" ]; then
-	echo "== real programs: $WORKLOADS, $WORKLOAD_ROUNDS rounds x ASLR $ASLR x ksmd $KSMD x wp_reuse=1,0"
-	/usr/bin/python3 "$(dirname "$0")/../bench/workloads/run.py" "$OUT" "$(dirname "$BENCH")" \
-		"$WORKLOAD_ROUNDS" "$WORKLOADS" "$ASLR" "$KSMD" | tee "$OUT/workloads.txt"
-fi

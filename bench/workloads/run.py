@@ -18,14 +18,21 @@ node, java):
            and started again in a new cgroup; then every instance does a
            unit of work at once, the new one its first; two full scans
            follow each restart;
+  pressure swap goes to a loop device alone (scripts/guest-loop-swap.sh);
+           each instance's cgroup is reclaimed to about half of its
+           charge, and memory.max set an eighth of the charge above that,
+           below the working set; every instance does a unit of work at
+           once. Then memory.max is lifted and swapoff reads everything
+           back, and ksmd gets two full scans;
   stopped  the last instance is SIGKILLed and its cgroup removed; the
            survivors do one unit of work.
 Each phase records, per instance (its threads): the tracepoint's verdicts
 (ksm:ksm_wp_reuse), the pages it allocated (kmem:mm_page_alloc), the
-unit's time and its checksum; for the whole guest, the cow_ksm and
-ksm_wp_reuse counters. The run also records ksmd's CPU time and
+unit's time and its checksum; for the whole guest, the cow_ksm,
+ksm_wp_reuse, pswpin and pswpout counters. The run also records ksmd's CPU time and
 pages_sharing. Output: OUTDIR/workloads.json, and a line per run.
 """
+import errno
 import json
 import os
 import re
@@ -44,6 +51,7 @@ KSMD = {
 CG = "/sys/fs/cgroup/ksm_workloads"
 TRACE = "/sys/kernel/tracing/instances/ksm_workloads"
 HERE = os.path.dirname(os.path.abspath(__file__))
+LOOP_SWAP = os.path.join(HERE, "..", "..", "scripts", "guest-loop-swap.sh")
 INSTANCES = int(os.environ.get("WORKLOAD_INSTANCES", "2"))
 RECORDS = os.environ.get("WORKLOAD_RECORDS", "60000")
 WORKLOADS = {
@@ -151,23 +159,60 @@ def phase(name, procs, fresh=None):
     # Events carry the thread's id: a runtime's GC and JIT threads count
     # for their process (they all exist by now: started with the runtime).
     tids = {int(t): p.pid for p in procs for t in os.listdir(f"/proc/{p.pid}/task")}
-    v0 = vmstat("cow_ksm", "ksm_wp_reuse")
+    counters = ("cow_ksm", "ksm_wp_reuse", "pswpin", "pswpout")
+    v0 = vmstat(*counters)
     trace_on(tids)
     for p in procs:
         p.stdin.write("pass\n")
         p.stdin.flush()
     out = {}
     for p in procs:
-        _, checksum, ns = p.stdout.readline().split()
+        line = p.stdout.readline()
+        if not line:
+            events = read(p.cg + "/memory.events").replace("\n", ", ")
+            raise SystemExit(f"run.py: {name}: instance {p.index} died during its unit of work "
+                             f"(exit status {p.wait()}; its cgroup's memory.events: {events})")
+        _, checksum, ns = line.split()
         out[p.pid] = {"checksum": int(checksum), "ns": int(ns)}
     per = trace_off(tids)
-    v1 = vmstat("cow_ksm", "ksm_wp_reuse")
+    v1 = vmstat(*counters)
     inst = [dict(out[p.pid], **per.get(p.pid, {"verdicts": {}, "allocs": 0}),
                  instance=p.index, first=p is fresh)
             for p in procs]
-    return {"phase": name, "instances": inst,
-            "cow_ksm": v1["cow_ksm"] - v0["cow_ksm"],
-            "ksm_wp_reuse": v1["ksm_wp_reuse"] - v0["ksm_wp_reuse"]}
+    return dict({"phase": name, "instances": inst},
+                **{k: v1[k] - v0[k] for k in counters})
+
+
+def pressure(procs):
+    """The pressure phase: memory.max below each instance's working set,
+    swap on a loop device alone; then everything back."""
+    charged = {p.index: int(read(p.cg + "/memory.current")) for p in procs}
+    # Room for everything charged, whatever reclaim picks.
+    subprocess.run([LOOP_SWAP, "on", str(sum(charged.values()) // 2**20 + 64)], check=True)
+    limits = {}
+    try:
+        for p in procs:
+            # Reclaim first, then the limit: a limit far below the charge
+            # makes the write to memory.max reclaim all at once, and can
+            # OOM-kill when it finds the pages just merged still referenced.
+            try:
+                write(p.cg + "/memory.reclaim", charged[p.index] // 2)
+            except OSError as e:
+                if e.errno != errno.EAGAIN:  # reclaimed less than asked
+                    raise
+            limit = int(read(p.cg + "/memory.current")) + charged[p.index] // 8
+            write(p.cg + "/memory.max", limit)
+            limits[p.index] = limit
+        ph = phase("pressure", procs)
+    finally:
+        for p in procs:
+            if os.path.isdir(p.cg):
+                write(p.cg + "/memory.max", "max")
+        # swapoff reads every swapped page back in.
+        subprocess.run([LOOP_SWAP, "off"], check=True)
+    for i in ph["instances"]:
+        i["charged_before"], i["memory_max"] = charged[i["instance"]], limits[i["instance"]]
+    return ph
 
 
 def stop(p):
@@ -201,6 +246,8 @@ def one_run(workload, aslr, ksmd, wp):
             procs[i] = start(workload, aslr, i, gen=1)
             run["phases"].append(phase("restart", procs, fresh=procs[i]))
             wait_scans(2)
+        run["phases"].append(pressure(procs))
+        wait_scans(2)
         run["pages_sharing_before_stop"] = int(read(KSM + "pages_sharing"))
         stop(procs.pop())
         run["phases"].append(phase("stopped", procs))
@@ -218,8 +265,8 @@ def summary(run):
         for i in ph["instances"]:
             for k, n in i["verdicts"].items():
                 v[k] = v.get(k, 0) + n
-        s.append("%s: cow_ksm %d ksm_wp_reuse %d allocs %d verdicts %s ms %s" % (
-            ph["phase"], ph["cow_ksm"], ph["ksm_wp_reuse"],
+        s.append("%s: cow_ksm %d ksm_wp_reuse %d pswpin %d allocs %d verdicts %s ms %s" % (
+            ph["phase"], ph["cow_ksm"], ph["ksm_wp_reuse"], ph["pswpin"],
             sum(i["allocs"] for i in ph["instances"]),
             " ".join(f"{k}={n}" for k, n in sorted(v.items())) or "-",
             "/".join("%.0f" % (i["ns"] / 1e6) for i in ph["instances"])))
