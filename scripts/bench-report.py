@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """Turn one `make bench` run into bench/results/<date>-<kernel>.{json,svg,md}
-(and <date>-<kernel>-workloads.svg when real programs ran).
+and, for each real program that ran, <date>-<kernel>-workloads-<program>.{json,svg,md}.
 
 usage: bench-report.py RAW_DIR KERNEL_RELEASE RESULTS_DIR
 
@@ -402,18 +402,25 @@ def fault_report(raw, kernel, base, modes, benches):
 
 
 def workloads_report(path, kernel, base):
-    """The real programs (bench/workloads/run.py): <base>-workloads.{json,svg,md}."""
+    """The real programs (bench/workloads/run.py): <base>-workloads-<program>.{json,svg,md}
+    for each program, so that runs of different programs never overwrite each other."""
     wl = load_json(path)
-    rows, checksums = workloads_summary(wl['runs'])
+    for program in sorted({r['workload'] for r in wl['runs']}):
+        program_report([r for r in wl['runs'] if r['workload'] == program], wl, kernel,
+                       f'{base}-workloads-{program}')
+
+
+def program_report(runs, wl, kernel, out):
+    rows, checksums = workloads_summary(runs)
     report = {'date': datetime.date.today().isoformat(), 'kernel': kernel,
               'instances': wl['instances'], 'ksmd': wl['ksmd'], 'summary': rows,
-              'checksums': checksums, 'runs': wl['runs']}
-    with open(base + '-workloads.json', 'w') as f:
+              'checksums': checksums, 'runs': runs}
+    with open(out + '.json', 'w') as f:
         json.dump(report, f, indent=1)
         f.write('\n')
-    with open(base + '-workloads.svg', 'w') as f:
-        f.write(svg_workloads(rows, f'Real programs under KSM, Linux {kernel}, '
-                              f'{wl["instances"]} instances each'))
+    with open(out + '.svg', 'w') as f:
+        f.write(svg_workloads(rows, f'{runs[0]["workload"]} under KSM, Linux {kernel}, '
+                              f'{wl["instances"]} instances'))
     lines = [f'Real programs (tcg): {report["instances"]} instances each, every one launched on its own '
              'with PR_SET_MEMORY_MERGE in a cgroup of its own; steady: every instance does one unit of '
              'its work; restart: one instance SIGKILLed and started again in a new cgroup, then every '
@@ -437,10 +444,10 @@ def workloads_report(path, kernel, base):
         lines.append(f'- {w}: every instance\'s output, switch on and off: '
                      + ('the same' if len(c) == 1 else f'DIFFERS ({len(c)} distinct checksums)'))
     table = '\n'.join(lines) + '\n'
-    with open(base + '-workloads.md', 'w') as f:
+    with open(out + '.md', 'w') as f:
         f.write(table)
     print(table)
-    print(f'written: {base}-workloads.json, {base}-workloads.svg, {base}-workloads.md')
+    print(f'written: {out}.json, {out}.svg, {out}.md')
 
 
 def main():
