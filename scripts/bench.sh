@@ -109,8 +109,11 @@ fi
 if [ -n "$WORKLOADS" ]; then
 	out=$raw/workloads
 	mkdir -p "$out"
-	step "Real programs: $WORKLOADS, $WORKLOAD_ROUNDS rounds x ASLR $WORKLOAD_ASLR x ksmd $WORKLOAD_KSMD x wp_reuse=1,0 (raw output in $out)"
-	VM_OUT=$out "$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-bench.sh" \
+	# A run (one program, ASLR and ksmd setting, switch position) took 1 to
+	# 2 minutes under TCG: allow 5 each.
+	runs=$(($(wc -w <<<"$WORKLOADS") * $(wc -w <<<"$WORKLOAD_ASLR") * $(wc -w <<<"$WORKLOAD_KSMD") * 2 * WORKLOAD_ROUNDS))
+	step "Real programs: $WORKLOADS, $WORKLOAD_ROUNDS rounds x ASLR $WORKLOAD_ASLR x ksmd $WORKLOAD_KSMD x wp_reuse=1,0: $runs runs of 1-2 min (raw output in $out)"
+	VM_TIMEOUT=$((runs * 300 + 900)) VM_OUT=$out "$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-bench.sh" \
 		"$out" "$bin" "$PAGES" "$ROUNDS" "$CHURN" workloads \
 		"$WORKLOADS" "$WORKLOAD_ROUNDS" "$WORKLOAD_ASLR" "$WORKLOAD_KSMD" ||
 		die "the real programs failed in their guest; see $out"

@@ -10,12 +10,16 @@
 # nanosecond (-icount shift=0,sleep=off, single-threaded TCG), so the same
 # kernel and program give the same timings boot after boot.
 # VM_GDB_PORT=n: QEMU's gdbstub listens on 127.0.0.1:n (bench.sh's steps).
+# VM_TIMEOUT (s, default 3600) bounds the whole run; VM_BOOT_TIMEOUT (s,
+# default 900) bounds the boot: a guest that has not started the command by
+# then is stopped (one hung early in boot under a loaded host, silent).
 . "$(dirname "$0")/lib.sh"
 rust_env
 
 VM_ACCEL=${VM_ACCEL:-auto}
 VM_MEM_MB=${VM_MEM_MB:-3072}
 VM_TIMEOUT=${VM_TIMEOUT:-3600}
+VM_BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-900}
 VM_ICOUNT=${VM_ICOUNT:-0}
 VM_GDB_PORT=${VM_GDB_PORT:-}
 case $VM_ACCEL in
@@ -26,6 +30,9 @@ case $VM_ICOUNT in
 0 | 1) ;;
 *) die "VM_ICOUNT=$VM_ICOUNT: use 0 or 1" ;;
 esac
+for t in VM_TIMEOUT VM_BOOT_TIMEOUT; do
+	case ${!t} in '' | *[!0-9]* | 0) die "$t=${!t}: give a number of seconds, 1 or more" ;; esac
+done
 [ "$VM_ICOUNT" = 0 ] || [ "$VM_ACCEL" != kvm ] || die "VM_ICOUNT=1 needs TCG: drop VM_ACCEL=kvm"
 kernel=$KOUT/arch/x86/boot/bzImage
 [ -f "$kernel" ] || die "no kernel at $kernel: run 'make kernel'"
@@ -96,14 +103,31 @@ fi
 # its stdout so that the console file holds the kernel's output only.
 console=$shared/console.log
 cmd=$(printf '%q ' "$@")
+q_shared=$(printf %q "$shared")
+rm -f "$shared/started"
 set +e
+# timeout (not --foreground) signals vng's whole process group, QEMU with it.
 timeout -k 10 "$VM_TIMEOUT" vng "${vng_args[@]}" --verbose --rwdir "$shared" \
-	--exec "$cmd 2>&1; echo \$? >$(printf %q "$shared")/rc" 2>"$console" |
-	grep -v --line-buffered 'cannot find script I/O ports'
+	--exec ": >$q_shared/started; $cmd 2>&1; echo \$? >$q_shared/rc" 2>"$console" \
+	> >(grep -v --line-buffered 'cannot find script I/O ports') &
+vm=$!
+booted='' boot_end=$((SECONDS + VM_BOOT_TIMEOUT))
+while kill -0 "$vm" 2>/dev/null; do
+	if [ -z "$booted" ] && [ -e "$shared/started" ]; then
+		booted=1
+	elif [ -z "$booted" ] && [ "$SECONDS" -ge "$boot_end" ]; then
+		warn "the guest has not started the command after ${VM_BOOT_TIMEOUT}s of boot: stopping it"
+		kill -TERM "$vm"
+		break
+	fi
+	sleep 2
+done
+wait "$vm"
+wait # the output filter, to its last line
 set -e
 rc=$(cat "$shared/rc" 2>/dev/null || echo 255)
 if [ "$rc" = 255 ]; then
-	warn "the guest did not report an exit status (crashed, hung or timed out after ${VM_TIMEOUT}s); the end of its console:"
+	warn "the guest did not report an exit status (crashed, hung, timed out after ${VM_TIMEOUT}s or in boot after ${VM_BOOT_TIMEOUT}s); the end of its console:"
 	tail -n 40 "$console" >&2
 	[ -z "${VM_OUT:-}" ] || info "whole console log: $console"
 fi
