@@ -227,7 +227,7 @@ def one_run(workload, aslr, ksmd, wp):
     write(KSM + "wp_reuse", wp)
     for k, v in KSMD[ksmd].items():
         write(KSM + k, v)
-    procs = []
+    procs, t0 = [], time.time()
     try:
         for i in range(INSTANCES):
             procs.append(start(workload, aslr, i))
@@ -252,6 +252,7 @@ def one_run(workload, aslr, ksmd, wp):
         stop(procs.pop())
         run["phases"].append(phase("stopped", procs))
         run["ksmd_ticks"] = ksmd_ticks() - ticks0
+        run["seconds"] = round(time.time() - t0, 1)
     finally:
         for p in procs:
             stop(p)
@@ -311,7 +312,8 @@ def main():
                             runs.append(run)
                             print(f"round {r} {w} aslr={aslr} ksmd={ksmd} wp_reuse={wp}: "
                                   f"merged {run['pages_sharing_merged']} sharing; "
-                                  f"{summary(run)}; ksmd {run['ksmd_ticks']} ticks", flush=True)
+                                  f"{summary(run)}; ksmd {run['ksmd_ticks']} ticks; {run['seconds']} s",
+                                  flush=True)
     finally:
         write(KSM + "wp_reuse", 1)
         for k, v in KSMD["default"].items():
