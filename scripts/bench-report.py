@@ -223,7 +223,7 @@ def workloads_summary(runs):
             key = (r['workload'], r['aslr'], r.get('ksmd', 'default'), ph['phase'], r['wp_reuse'])
             groups.setdefault(key, []).append((r, ph))
     for (w, aslr, ksmd, phase, wp), rs in sorted(
-            groups.items(), key=lambda g: (g[0][0], g[0][1], g[0][2], PHASES.index(g[0][3]), -g[0][4])):
+            groups.items(), key=lambda g: (g[0][0], g[0][1], g[0][2], PHASES.index(g[0][3]) if g[0][3] in PHASES else len(PHASES), -g[0][4])):
         verdicts = {}
         for _, ph in rs:
             for i in ph['instances']:
@@ -411,10 +411,16 @@ def workloads_report(path, kernel, base):
 
 
 def program_report(runs, wl, kernel, out):
+    failed = [r for r in runs if 'error' in r]
+    runs = [r for r in runs if 'error' not in r]
+    if not runs:
+        print(f'bench-report.py: every run of {failed[0]["workload"]} failed: {failed[0]["error"]}',
+              file=sys.stderr)
+        return
     rows, checksums = workloads_summary(runs)
     report = {'date': datetime.date.today().isoformat(), 'kernel': kernel,
               'instances': wl['instances'], 'ksmd': wl['ksmd'], 'summary': rows,
-              'checksums': checksums, 'runs': runs}
+              'checksums': checksums, 'runs': runs, 'failed_runs': failed}
     with open(out + '.json', 'w') as f:
         json.dump(report, f, indent=1)
         f.write('\n')
@@ -443,6 +449,9 @@ def program_report(runs, wl, kernel, out):
     for w, c in checksums.items():
         lines.append(f'- {w}: every instance\'s output, switch on and off: '
                      + ('the same' if len(c) == 1 else f'DIFFERS ({len(c)} distinct checksums)'))
+    for r in failed:
+        lines.append(f'- FAILED run, round {r["round"]}, ASLR {r["aslr"]}, ksmd {r["ksmd"]}, '
+                     f'wp_reuse={r["wp_reuse"]}: {r["error"]}')
     table = '\n'.join(lines) + '\n'
     with open(out + '.md', 'w') as f:
         f.write(table)

@@ -32,7 +32,7 @@ WORKLOADS=${WORKLOADS-python node java}
 WORKLOAD_ROUNDS=${WORKLOAD_ROUNDS:-5}
 WORKLOAD_ASLR=${WORKLOAD_ASLR:-on off}
 WORKLOAD_KSMD=${WORKLOAD_KSMD:-default aggressive}
-MODES=${BENCH_MODES:-tcg icount}
+MODES=${BENCH_MODES-tcg icount}
 BOOTS=${BENCH_BOOTS:-2}
 for m in $MODES; do
 	case $m in tcg | icount) ;; *) die "BENCH_MODES: $m is not a mode (tcg, icount)" ;; esac
@@ -116,7 +116,7 @@ if [ -n "$WORKLOADS" ]; then
 	VM_TIMEOUT=$((runs * 300 + 900)) VM_OUT=$out "$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-bench.sh" \
 		"$out" "$bin" "$PAGES" "$ROUNDS" "$CHURN" workloads \
 		"$WORKLOADS" "$WORKLOAD_ROUNDS" "$WORKLOAD_ASLR" "$WORKLOAD_KSMD" ||
-		die "the real programs failed in their guest; see $out"
+		warn "the real programs failed in their guest (see $out); reporting what there is"
 fi
 
 step "Report"

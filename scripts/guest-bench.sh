@@ -3,8 +3,8 @@
 # Runs inside the benchmark guest, each part's output into OUTDIR for
 # scripts/bench-report.py:
 #   guest-bench.sh OUTDIR BENCH PAGES ROUNDS CHURN_SECONDS PARTS [WORKLOADS WORKLOAD_ROUNDS ASLR KSMD]
-# Every boot but a workloads one runs the interleaved per-fault rounds.
-# PARTS adds:
+# Every boot but a steps or workloads one runs the interleaved per-fault
+# rounds. PARTS adds:
 #   full     perf stat and perf record per scenario, the tracepoint's
 #            verdicts, the pairs, swap-pressure and churn workloads
 #   pairs    the pairs workload (ksm_tests -C, completed) with its verdicts
@@ -25,6 +25,14 @@ full | pairs | none | steps | workloads) ;;
 esac
 
 "$(dirname "$0")/guest-setup.sh"
+# teed FILE CMD...: CMD's output to stdout and FILE; CMD's exit status (set -e
+# then stops on a failed part, which a bare pipe into tee would hide).
+teed() {
+	local out=$1
+	shift
+	"$@" | tee "$out"
+	return "${PIPESTATUS[0]}"
+}
 if [ "$PARTS" = steps ]; then
 	# Whole before the host sees it.
 	cat /proc/kallsyms >"$OUT/kallsyms.tmp"
@@ -43,16 +51,16 @@ fi
 if [ "$PARTS" = workloads ]; then
 	[ -n "$WORKLOADS" ] || { echo "guest-bench.sh: PARTS=workloads needs WORKLOADS" >&2; exit 2; }
 	echo "== real programs: $WORKLOADS, $WORKLOAD_ROUNDS rounds x ASLR $ASLR x ksmd $KSMD x wp_reuse=1,0"
-	/usr/bin/python3 "$(dirname "$0")/../bench/workloads/run.py" "$OUT" "$(dirname "$BENCH")" \
-		"$WORKLOAD_ROUNDS" "$WORKLOADS" "$ASLR" "$KSMD" | tee "$OUT/workloads.txt"
-	exit "${PIPESTATUS[0]}"
+	teed "$OUT/workloads.txt" /usr/bin/python3 "$(dirname "$0")/../bench/workloads/run.py" \
+		"$OUT" "$(dirname "$BENCH")" "$WORKLOAD_ROUNDS" "$WORKLOADS" "$ASLR" "$KSMD"
+	exit 0
 fi
 # perf needs kernel symbols and events as root.
 echo 0 >/proc/sys/kernel/kptr_restrict
 echo -1 >/proc/sys/kernel/perf_event_paranoid
 
 echo "== interleaved rounds: $ROUNDS x $SCENARIOS, $PAGES pages each"
-"$BENCH" -n "$PAGES" -r "$ROUNDS" -o "$OUT/bench.json" | tee "$OUT/bench.txt"
+teed "$OUT/bench.txt" "$BENCH" -n "$PAGES" -r "$ROUNDS" -o "$OUT/bench.json"
 
 # perf.data cannot be written to the 9p share: keep it in the guest's /tmp.
 data=$(mktemp -d)
@@ -61,9 +69,13 @@ trap 'rm -rf "$data"; "$(dirname "$0")/guest-loop-swap.sh" off' EXIT
 if [ "$PARTS" = full ] || [ "$PARTS" = pairs ]; then
 	# Upstream's peer benchmark (ksm_tests -C) writes one page of each merged
 	# pair; this writes the other too, the one left mapping its KSM page alone.
+	# Timed without perf (the tracepoint fires with the switch on only),
+	# then one round under perf for the verdicts.
 	echo "== pairs (ksm_tests -C, and the second write): $ROUNDS rounds x wp_reuse=1,0, $PAGES pairs"
+	teed "$OUT/pairs.txt" "$BENCH" -C -n "$PAGES" -r "$ROUNDS" -o "$OUT/pairs.json"
+	echo "== tracepoint verdicts: pairs, one round"
 	perf record -q -e ksm:ksm_wp_reuse -o "$data/trace-pairs.data" -- \
-		"$BENCH" -C -n "$PAGES" -r "$ROUNDS" -o "$OUT/pairs.json" | tee "$OUT/pairs.txt"
+		"$BENCH" -C -n "$PAGES" -r 1 -q >/dev/null
 	perf script -i "$data/trace-pairs.data" 2>/dev/null |
 		grep -o 'result=[a-z_]*' | sort | uniq -c | tee "$OUT/trace-pairs.txt"
 fi
@@ -100,9 +112,9 @@ done
 
 # The swap-pressure workload swaps to a loop device (guest-loop-swap.sh).
 echo "== swap pressure: $ROUNDS rounds x wp_reuse=1,0, $PAGES pages"
-"$(dirname "$0")/guest-loop-swap.sh" on $((PAGES * 4096 * 3 >> 20))
-perf record -q -e ksm:ksm_wp_reuse -o "$data/trace-pressure.data" -- \
-	"$BENCH" -p -n "$PAGES" -r "$ROUNDS" -o "$OUT/pressure.json" | tee "$OUT/pressure.txt"
+"$(dirname "$0")/guest-loop-swap.sh" on $(((PAGES * 4096 * 3 + (1 << 20) - 1) >> 20))
+teed "$OUT/pressure.txt" perf record -q -e ksm:ksm_wp_reuse -o "$data/trace-pressure.data" -- \
+	"$BENCH" -p -n "$PAGES" -r "$ROUNDS" -o "$OUT/pressure.json"
 # The switch-off rounds send no events: the verdicts are the switch-on ones.
 perf script -i "$data/trace-pressure.data" 2>/dev/null |
 	grep -o 'swapcache=[01] result=[a-z_]*' | sort | uniq -c | tee "$OUT/trace-pressure.txt"
@@ -110,5 +122,5 @@ perf script -i "$data/trace-pressure.data" 2>/dev/null |
 
 for w in 1 0; do
 	echo "== churn: wp_reuse=$w, $CHURN s"
-	"$BENCH" -c -w "$w" -t "$CHURN" -o "$OUT/churn-$w.json" | tee "$OUT/churn-$w.txt"
+	teed "$OUT/churn-$w.txt" "$BENCH" -c -w "$w" -t "$CHURN" -o "$OUT/churn-$w.json"
 done

@@ -17,15 +17,21 @@ die() { echo "guest-loop-swap.sh: $*" >&2; exit 1; }
 case ${1:-} in
 on)
 	mib=${2:-}
-	case $mib in '' | *[!0-9]* | 0) die "on wants a size in MiB, not '$mib'" ;; esac
-	[ ! -e "$state" ] || exit 0
+	case $mib in '' | *[!0-9]* | 0*) die "on wants a size in MiB, not '$mib'" ;; esac
+	if [ -e "$state" ]; then
+		# shellcheck source=/dev/null # written by "on" below
+		. "$state"
+		# shellcheck disable=SC2154 # set by the state file
+		if grep -q "^$loopdev " /proc/swaps; then exit 0; fi
+		"$0" off # a half-done "on": undo it, then start again
+	fi
 	img=$(mktemp /dev/shm/ksm-wp-swap.XXXXXX)
-	truncate -s "${mib}M" "$img"
+	truncate -s "${mib}M" "$img" || { rm -f "$img"; die "cannot size $img to $mib MiB"; }
 	loopdev=$(losetup --find --show "$img") || { rm -f "$img"; die "losetup failed"; }
 	mkswap -q "$loopdev" || { losetup -d "$loopdev"; rm -f "$img"; die "mkswap $loopdev failed"; }
 	others=$(awk 'NR > 1 { print $1 }' /proc/swaps | paste -sd' ')
 	# Written before anything changes: "off" can undo a half-done "on".
-	printf '%s\n' "loopdev=$loopdev" "img=$img" "others='$others'" >"$state"
+	printf 'loopdev=%q img=%q others=%q\n' "$loopdev" "$img" "$others" >"$state"
 	for d in $others; do swapoff "$d"; done
 	swapon -p 32767 "$loopdev"
 	;;

@@ -30,7 +30,9 @@ Each phase records, per instance (its threads): the tracepoint's verdicts
 (ksm:ksm_wp_reuse), the pages it allocated (kmem:mm_page_alloc), the
 unit's time and its checksum; for the whole guest, the cow_ksm,
 ksm_wp_reuse, pswpin and pswpout counters. The run also records ksmd's CPU time and
-pages_sharing. Output: OUTDIR/workloads.json, and a line per run.
+pages_sharing. A run in which an instance dies (an OOM kill under the
+pressure phase's limit, a crash) is recorded with the error instead, and
+the next run goes on. Output: OUTDIR/workloads.json, and a line per run.
 """
 import errno
 import json
@@ -63,6 +65,11 @@ WORKLOADS = {
     "java": ["/usr/bin/java", "-cp", "{out}/java", "Heap", RECORDS],
 }
 EVENT = re.compile(r"-(\d+)\s+\[\d+\].*?\s(ksm_wp_reuse|mm_page_alloc): (.*)$")
+
+
+class InstanceDied(Exception):
+    """An instance died during its unit of work (an OOM kill, a crash): the
+    run is recorded as failed and the next one goes on."""
 
 
 def write(path, value):
@@ -170,8 +177,8 @@ def phase(name, procs, fresh=None):
         line = p.stdout.readline()
         if not line:
             events = read(p.cg + "/memory.events").replace("\n", ", ")
-            raise SystemExit(f"run.py: {name}: instance {p.index} died during its unit of work "
-                             f"(exit status {p.wait()}; its cgroup's memory.events: {events})")
+            raise InstanceDied(f"{name}: instance {p.index} died during its unit of work "
+                               f"(exit status {p.wait()}; its cgroup's memory.events: {events})")
         _, checksum, ns = line.split()
         out[p.pid] = {"checksum": int(checksum), "ns": int(ns)}
     per = trace_off(tids)
@@ -187,10 +194,10 @@ def pressure(procs):
     """The pressure phase: memory.max below each instance's working set,
     swap on a loop device alone; then everything back."""
     charged = {p.index: int(read(p.cg + "/memory.current")) for p in procs}
-    # Room for everything charged, whatever reclaim picks.
-    subprocess.run([LOOP_SWAP, "on", str(sum(charged.values()) // 2**20 + 64)], check=True)
-    limits = {}
+    reclaimed, limits = {}, {}
     try:
+        # Room for everything charged, whatever reclaim picks.
+        subprocess.run([LOOP_SWAP, "on", str(sum(charged.values()) // 2**20 + 64)], check=True)
         for p in procs:
             # Reclaim first, then the limit: a limit far below the charge
             # makes the write to memory.max reclaim all at once, and can
@@ -200,9 +207,13 @@ def pressure(procs):
             except OSError as e:
                 if e.errno != errno.EAGAIN:  # reclaimed less than asked
                     raise
-            limit = int(read(p.cg + "/memory.current")) + charged[p.index] // 8
-            write(p.cg + "/memory.max", limit)
-            limits[p.index] = limit
+            reclaimed[p.index] = int(read(p.cg + "/memory.current"))
+            limits[p.index] = reclaimed[p.index] + charged[p.index] // 8
+            if limits[p.index] >= charged[p.index]:
+                print(f"run.py: warning: pressure: reclaim left instance {p.index} at "
+                      f"{reclaimed[p.index]} of {charged[p.index]} bytes: its limit is no pressure",
+                      file=sys.stderr)
+            write(p.cg + "/memory.max", limits[p.index])
         ph = phase("pressure", procs)
     finally:
         for p in procs:
@@ -211,7 +222,8 @@ def pressure(procs):
         # swapoff reads every swapped page back in.
         subprocess.run([LOOP_SWAP, "off"], check=True)
     for i in ph["instances"]:
-        i["charged_before"], i["memory_max"] = charged[i["instance"]], limits[i["instance"]]
+        k = i["instance"]
+        i["charged_before"], i["after_reclaim"], i["memory_max"] = charged[k], reclaimed[k], limits[k]
     return ph
 
 
@@ -307,7 +319,14 @@ def main():
                 for aslr in aslrs.split():
                     for ksmd in ksmds.split():
                         for wp in (1, 0):
-                            run = one_run(w, aslr, ksmd, wp)
+                            try:
+                                run = one_run(w, aslr, ksmd, wp)
+                            except InstanceDied as e:
+                                runs.append({"workload": w, "aslr": aslr, "ksmd": ksmd, "wp_reuse": wp,
+                                             "round": r, "error": str(e)})
+                                print(f"round {r} {w} aslr={aslr} ksmd={ksmd} wp_reuse={wp}: "
+                                      f"FAILED: {e}", flush=True)
+                                continue
                             run["round"] = r
                             runs.append(run)
                             print(f"round {r} {w} aslr={aslr} ksmd={ksmd} wp_reuse={wp}: "
