@@ -52,6 +52,9 @@ def read_u64(addr):
 def main():
     gdb.execute('set pagination off')
     gdb.execute('set confirm off')
+    # A stepi resumes only the vCPU being stepped: else the other one runs
+    # meanwhile, and its faults' instructions land in this fault's count.
+    gdb.execute('set scheduler-locking step')
     ksyms = os.path.join(OUT, 'kallsyms')
     addrs, names = load_kallsyms(ksyms)
     where = dict(zip(names, addrs))
