@@ -340,6 +340,26 @@ static long ksm_merge(char *a, char *b, long n, double *seconds)
 	return count_merged(a, b, n);
 }
 
+/*
+ * Fill @a with the pages of @key, copy them to @b, set the switch and let
+ * ksmd merge the twins; dies (naming @what and @round) unless nearly all
+ * merged. Returns how many pairs merged.
+ */
+static long merge_twins(char *a, char *b, long n, uint64_t key, bool wp_reuse,
+			const char *what, int round, double *seconds)
+{
+	long merged;
+
+	scenario_fill(a, n, key);
+	memcpy(b, a, (size_t)n * page_size);
+	knob_set(KNOB_WP_REUSE, wp_reuse ? "1" : "0");
+	merged = ksm_merge(a, b, n, seconds);
+	if (merged < MERGE_REQUIRED * n)
+		die("%s round %d: ksmd merged only %ld of %ld page pairs in %.1f s (need %.0f%%)",
+		    what, round, merged, n, *seconds, MERGE_REQUIRED * 100);
+	return merged;
+}
+
 /* ---- the scenarios ---------------------------------------------------------- */
 
 enum scenario { SC_KSM_ON, SC_KSM_OFF, SC_ANON_REUSE, SC_ANON_COW, NR_SCENARIOS };
@@ -422,15 +442,8 @@ static void run_ksm(struct round_result *r, enum scenario s, int round,
 	uint64_t key = round_key(seed, s, round);
 	char *a = map_area(n), *b = map_area(n);
 
-	scenario_fill(a, n, key);
-	memcpy(b, a, (size_t)n * page_size);
-	knob_set(KNOB_WP_REUSE, s == SC_KSM_ON ? "1" : "0");
-
-	r->merged = ksm_merge(a, b, n, &r->merge_s);
-	if (r->merged < MERGE_REQUIRED * n)
-		die("%s round %d: ksmd merged only %ld of %ld page pairs in %.1f s (need %.0f%%)",
-		    scenario_names[s], round, r->merged, n, r->merge_s,
-		    MERGE_REQUIRED * 100);
+	r->merged = merge_twins(a, b, n, key, s == SC_KSM_ON, scenario_names[s], round,
+				&r->merge_s);
 	unmap_area(b, n);
 
 	measure(r, scenario_names[s], true, round, a, n, key);
@@ -723,6 +736,28 @@ static FILE *json_open(const char *path)
 	return f;
 }
 
+/* A workload's JSON file, opened with its first members written. */
+static FILE *json_open_mode(const char *path, const char *mode)
+{
+	FILE *f = json_open(path);
+
+	fprintf(f, "{\n  \"benchmark\": \"ksm_wp_bench\",\n  \"mode\": \"%s\",\n", mode);
+	fprintf(f, "  \"kernel\": \"%s\",\n  \"page_size\": %ld,\n", kernel_release(), page_size);
+	return f;
+}
+
+/* A struct summary as a JSON object. */
+static void json_summary(FILE *f, const struct summary *sum)
+{
+	fprintf(f, "{\"median_ns\": %s, \"min_ns\": %s, \"max_ns\": %s, ",
+		jnum(sum->median_ns), jnum(sum->min_ns), jnum(sum->max_ns));
+	fprintf(f, "\"pgalloc_per_fault_median\": %s, \"same_pfn_fraction_median\": %s, ",
+		jnum(sum->pgalloc_per_fault_median), jnum(sum->same_pfn_fraction_median));
+	fprintf(f, "\"cow_ksm_total\": %s, \"ksm_wp_reuse_total\": %s}",
+		JCOUNT(sum->have_cow_ksm, sum->cow_ksm_total),
+		JCOUNT(sum->have_ksm_wp_reuse, sum->ksm_wp_reuse_total));
+}
+
 static void write_bench_json(const struct bench *b, const char *path)
 {
 	FILE *f = json_open(path);
@@ -773,16 +808,9 @@ static void write_bench_json(const struct bench *b, const char *path)
 
 		if (!b->run[s])
 			continue;
-		fprintf(f, "%s\n    \"%s\": {", first ? "" : ",", scenario_names[s]);
+		fprintf(f, "%s\n    \"%s\": ", first ? "" : ",", scenario_names[s]);
 		first = false;
-		fprintf(f, "\"median_ns\": %s, \"min_ns\": %s, \"max_ns\": %s, ",
-			jnum(sum->median_ns), jnum(sum->min_ns), jnum(sum->max_ns));
-		fprintf(f, "\"pgalloc_per_fault_median\": %s, \"same_pfn_fraction_median\": %s, ",
-			jnum(sum->pgalloc_per_fault_median),
-			jnum(sum->same_pfn_fraction_median));
-		fprintf(f, "\"cow_ksm_total\": %s, \"ksm_wp_reuse_total\": %s}",
-			JCOUNT(sum->have_cow_ksm, sum->cow_ksm_total),
-			JCOUNT(sum->have_ksm_wp_reuse, sum->ksm_wp_reuse_total));
+		json_summary(f, sum);
 	}
 	fprintf(f, "\n  },\n");
 	fprintf(f, "  \"reuse_over_floor\": %s,\n", jnum(b->reuse_over_floor));
@@ -969,13 +997,7 @@ static void pressure_round(struct pressure_result *r, int wp_reuse, int round,
 	r->wp_reuse = wp_reuse;
 	r->pages = n;
 	cgroup_write("memory.max", "max");
-	scenario_fill(a, n, key);
-	memcpy(b, a, (size_t)n * page_size);
-	knob_set(KNOB_WP_REUSE, wp_reuse ? "1" : "0");
-	r->merged = ksm_merge(a, b, n, &r->merge_s);
-	if (r->merged < MERGE_REQUIRED * n)
-		die("pressure round %d: ksmd merged only %ld of %ld page pairs in %.1f s",
-		    round, r->merged, n, r->merge_s);
+	r->merged = merge_twins(a, b, n, key, wp_reuse, "pressure", round, &r->merge_s);
 	unmap_area(b, n);
 
 	/* Batched pages are off the LRU, out of MADV_PAGEOUT's reach. */
@@ -1104,10 +1126,8 @@ static void run_pressure(long n, int rounds, uint64_t seed, const char *json_pat
 		    ratio(median(ns[1], rounds), median(ns[0], rounds)));
 
 	if (json_path) {
-		FILE *f = json_open(json_path);
+		FILE *f = json_open_mode(json_path, "pressure");
 
-		fprintf(f, "{\n  \"benchmark\": \"ksm_wp_bench\",\n  \"mode\": \"pressure\",\n");
-		fprintf(f, "  \"kernel\": \"%s\",\n  \"page_size\": %ld,\n", kernel_release(), page_size);
 		fprintf(f, "  \"pages\": %ld,\n  \"rounds\": %d,\n  \"seed\": %llu,\n", n, rounds,
 			(unsigned long long)seed);
 		fprintf(f, "  \"out_every\": %d,\n  \"swap_total_kb\": %ld,\n", PRESSURE_OUT_EVERY, swap_kb);
@@ -1153,13 +1173,7 @@ static void pairs_round(struct pairs_result *r, int wp_reuse, int round,
 	int h;
 
 	r->wp_reuse = wp_reuse;
-	scenario_fill(a, n, key);
-	memcpy(b, a, (size_t)n * page_size);
-	knob_set(KNOB_WP_REUSE, wp_reuse ? "1" : "0");
-	r->merged = ksm_merge(a, b, n, &r->merge_s);
-	if (r->merged < MERGE_REQUIRED * n)
-		die("pairs round %d: ksmd merged only %ld of %ld page pairs in %.1f s",
-		    round, r->merged, n, r->merge_s);
+	r->merged = merge_twins(a, b, n, key, wp_reuse, "pairs", round, &r->merge_s);
 	for (h = 0; h < 2; h++) {
 		snprintf(name, sizeof(name), "pairs %s write", h ? "second" : "first");
 		measure(&r->half[h], name, true, round, h ? b : a, n, key);
@@ -1248,10 +1262,8 @@ static void run_pairs(long n, int rounds, uint64_t seed, const char *json_path)
 		    ratio(sum[0][1].median_ns, sum[1][1].median_ns));
 
 	if (json_path) {
-		FILE *f = json_open(json_path);
+		FILE *f = json_open_mode(json_path, "pairs");
 
-		fprintf(f, "{\n  \"benchmark\": \"ksm_wp_bench\",\n  \"mode\": \"pairs\",\n");
-		fprintf(f, "  \"kernel\": \"%s\",\n  \"page_size\": %ld,\n", kernel_release(), page_size);
 		fprintf(f, "  \"pairs\": %ld,\n  \"rounds\": %d,\n  \"seed\": %llu,\n", n, rounds,
 			(unsigned long long)seed);
 		fprintf(f, "  \"cpu\": %d,\n  \"drain\": \"%s\",\n  \"rounds_data\": [", cpu,
@@ -1279,16 +1291,9 @@ static void run_pairs(long n, int rounds, uint64_t seed, const char *json_path)
 			for (h = 0; h < 2; h++) {
 				const struct summary *m = &sum[w][h];
 
-				fprintf(f, "%s\n    \"wp_reuse=%d %s\": {", w != 1 || h ? "," : "",
+				fprintf(f, "%s\n    \"wp_reuse=%d %s\": ", w != 1 || h ? "," : "",
 					w, half_names[h]);
-				fprintf(f, "\"median_ns\": %s, \"min_ns\": %s, \"max_ns\": %s, ",
-					jnum(m->median_ns), jnum(m->min_ns), jnum(m->max_ns));
-				fprintf(f, "\"pgalloc_per_fault_median\": %s, \"same_pfn_fraction_median\": %s, ",
-					jnum(m->pgalloc_per_fault_median),
-					jnum(m->same_pfn_fraction_median));
-				fprintf(f, "\"cow_ksm_total\": %s, \"ksm_wp_reuse_total\": %s}",
-					JCOUNT(m->have_cow_ksm, m->cow_ksm_total),
-					JCOUNT(m->have_ksm_wp_reuse, m->ksm_wp_reuse_total));
+				json_summary(f, m);
 			}
 		}
 		fprintf(f, "\n  },\n  \"first_off_over_on\": %s,\n  \"second_off_over_on\": %s\n}\n",
@@ -1555,11 +1560,8 @@ static void run_churn(const struct churn_opts *o, const char *json_path)
 	       t.bad_pages ? "SOME WRONG" : "all right");
 
 	if (json_path) {
-		FILE *f = json_open(json_path);
+		FILE *f = json_open_mode(json_path, "churn");
 
-		fprintf(f, "{\n  \"benchmark\": \"ksm_wp_bench\",\n  \"mode\": \"churn\",\n");
-		fprintf(f, "  \"kernel\": \"%s\",\n  \"page_size\": %ld,\n",
-			kernel_release(), page_size);
 		fprintf(f, "  \"procs\": %d,\n  \"pages\": %ld,\n  \"seconds\": %d,\n",
 			o->procs, o->pages, o->seconds);
 		fprintf(f, "  \"seed\": %llu,\n  \"wp_reuse\": %d,\n",
