@@ -220,7 +220,7 @@ def workloads_summary(runs):
     rows, groups = [], {}
     for r in runs:
         for ph in r['phases']:
-            key = (r['workload'], r['aslr'], r.get('ksmd', 'default'), ph['phase'], r['wp_reuse'])
+            key = (r['workload'], r['aslr'], r['ksmd'], ph['phase'], r['wp_reuse'])
             groups.setdefault(key, []).append((r, ph))
     for (w, aslr, ksmd, phase, wp), rs in sorted(
             groups.items(), key=lambda g: (g[0][0], g[0][1], g[0][2], PHASES.index(g[0][3]) if g[0][3] in PHASES else len(PHASES), -g[0][4])):
@@ -231,7 +231,7 @@ def workloads_summary(runs):
                     verdicts[k] = verdicts.get(k, 0) + n
         med = statistics.median
         faults = [ph['cow_ksm'] + ph['ksm_wp_reuse'] for _, ph in rs]
-        first = [i['ns'] / 1e6 for _, ph in rs for i in ph['instances'] if i.get('first')]
+        first = [i['ns'] / 1e6 for _, ph in rs for i in ph['instances'] if i['first']]
         rows.append({
             'workload': w, 'aslr': aslr, 'ksmd': ksmd, 'phase': phase, 'wp_reuse': wp, 'phases': len(rs),
             'first_unit_ms': med(first) if first else None,
@@ -241,7 +241,7 @@ def workloads_summary(runs):
             'reused': med([ph['ksm_wp_reuse'] for _, ph in rs]),
             'copied': med([ph['cow_ksm'] for _, ph in rs]),
             'allocs': med([sum(i['allocs'] for i in ph['instances']) for _, ph in rs]),
-            'pswpin': med([ph.get('pswpin', 0) for _, ph in rs]),
+            'pswpin': med([ph['pswpin'] for _, ph in rs]),
             'unit_ms': med([i['ns'] / 1e6 for _, ph in rs for i in ph['instances']]),
             'unit_ms_min': min(i['ns'] / 1e6 for _, ph in rs for i in ph['instances']),
             'unit_ms_max': max(i['ns'] / 1e6 for _, ph in rs for i in ph['instances']),
