@@ -4,6 +4,16 @@
 and, for each real program that ran, <date>-<kernel>-workloads-<program>.{json,svg,md}.
 
 usage: bench-report.py RAW_DIR KERNEL_RELEASE RESULTS_DIR
+       bench-report.py --headline OUT.md WORKLOADS-PROGRAM.json...
+
+The second form, which the first runs on the day's reports after writing
+a program's, joins the real programs' reports, one per program (each
+maybe from its own `make bench BENCH_MODES= WORKLOADS=<program>`), into the one
+table README and the cover letter lead with: per program, ASLR, ksmd setting
+and phase, how many KSM write faults there were with the switch on, the
+share of them reused and why the others were copied (a correct copy, or a
+reuse lost), and what the switch changed in pages allocated and in the
+time of the unit of work.
 
 RAW_DIR holds one directory per guest boot, <mode>-<boot>: mode tcg
 (multi-threaded TCG: real memory and atomics costs, noisy) or icount (guest
@@ -18,6 +28,7 @@ A missed target is reported as missed; nothing is tuned or dropped.
 """
 import csv
 import datetime
+import glob
 import json
 import os
 import re
@@ -32,6 +43,8 @@ TARGETS = {'reuse_over_floor': ('<=', 1.05), 'off_over_on': ('>=', 4.0),
            'allocs_per_reused_fault': ('==', 0.0)}
 MODES = ('icount', 'tcg')
 PHASES = ('steady', 'restart', 'pressure', 'stopped')  # bench/workloads/run.py's, in order
+# Refusals that are correct copies: the page has another mapping or swap entry.
+CORRECT_COPIES = ('mapped', 'swapcache')
 
 
 def load_json(path):
@@ -459,7 +472,98 @@ def program_report(runs, wl, kernel, out):
     print(f'written: {out}.json, {out}.svg, {out}.md')
 
 
+def headline(out, paths):
+    """One row per program, ASLR, ksmd setting and phase, from the per-program
+    reports' summary rows: merged pages and KSM write faults with the switch
+    on, medians per phase; the share of each tracepoint verdict in every
+    round's events with the switch on; pages allocated and the unit of
+    work's time, switch on / off, medians per phase."""
+    reports = [load_json(p) for p in paths]
+    by = {}
+    for path, rep in zip(paths, reports):
+        for r in rep['summary']:
+            key = (r['workload'], r['aslr'], r['ksmd'], r['phase'], r['wp_reuse'])
+            if key in by:
+                sys.exit(f'bench-report.py: {path} repeats {key} of an earlier report: '
+                         'give one report per program')
+            by[key] = r
+    keys = sorted({k[:4] for k in by}, key=lambda k: (k[0], k[1] != 'on', k[2] != 'default',
+                                                       PHASES.index(k[3]) if k[3] in PHASES else 9))
+
+    def ratio(a, b):
+        return f'{a / b:.2f}' if b else '–'
+
+    lines = [f'Real programs (tcg), {len(reports)} report{"s" if len(reports) > 1 else ""} joined '
+             '(bench-report.py --headline): '
+             'KSM write faults and merged pages (pages_sharing at the run\'s start) with the switch '
+             'on and the other figures are medians per phase (a restart phase per instance and '
+             'round; in brackets the sum over all phases); the verdict shares are over every phase\'s tracepoint events with the switch '
+             'on. "mapped" and "swapcache" are correct copies (another mapping or swap entry); '
+             '"memcg" is the rule that a page charged to another live cgroup is copied; the rest '
+             '(refcount, trylock, freeze, no_stable_node) are reuses lost to a transient reference '
+             'or race.', '',
+             '| program | ASLR | ksmd | phase | merged | KSM write faults (all phases) | reused | '
+             'copied: correct | copied: memcg rule | copied: reuse lost | '
+             'pages allocated, on / off | unit of work ms, on / off |',
+             '| --- | --- | --- | --- | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: |']
+    for k in keys:
+        on, off = by.get(k + (1,)), by.get(k + (0,))
+        if not on or not off:
+            lines.append(f'| {" | ".join(k)} | | switch {"off" if on else "on"} (wp_reuse='
+                         f'{0 if on else 1}) missing: every run failed | | | | | | |')
+            continue
+        # By the check's verdict alone; the per-program report splits out swapcache=1.
+        v = {}
+        for w, n in on['verdicts_total'].items():
+            v[w.split()[-1]] = v.get(w.split()[-1], 0) + n
+        total = sum(v.values())
+
+        def pct(n):
+            x = 100 * n / total
+            return ('0%' if not n else '<1%' if x < 1 else '>99%' if x > 99 and n < total
+                    else f'{x:.0f}%')
+
+        def share(words):
+            part = sorted(((w, n) for w, n in v.items() if w in words), key=lambda x: -x[1])
+            return ', '.join(f'{w} {pct(n)}' for w, n in part) or '–'
+        lost = set(v) - set(CORRECT_COPIES) - {'reused', 'memcg'}
+        first = ''
+        if on.get('first_unit_ms') is not None and off.get('first_unit_ms') is not None:
+            first = (f'; warm-up {on["first_unit_ms"]:.0f} / {off["first_unit_ms"]:.0f} = '
+                     f'{ratio(on["first_unit_ms"], off["first_unit_ms"])}')
+        lines.append(
+            f'| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {on["pages_sharing_merged"]:.0f} | '
+            f'{on["ksm_write_faults"]:.0f} ({total}) | '
+            + (pct(v.get('reused', 0)) if total else '–') + ' | '
+            f'{share(CORRECT_COPIES)} | ' + (pct(v.get('memcg', 0)) if total else '–') + ' | '
+            f'{share(lost)} | '
+            f'{on["allocs"]:.0f} / {off["allocs"]:.0f} = {ratio(on["allocs"], off["allocs"])} | '
+            f'{on["unit_ms"]:.0f} / {off["unit_ms"]:.0f} = {ratio(on["unit_ms"], off["unit_ms"])}'
+            f'{first} |')
+    lines.append('')
+    for path, rep in zip(paths, reports):
+        runs = rep.get('runs', [])
+        lines.append(f'- {os.path.basename(path)}: {rep.get("date")}, kernel {rep.get("kernel")}, '
+                     f'{len(runs)} runs, {len({r["round"] for r in runs})} rounds')
+        for w, c in rep.get('checksums', {}).items():
+            lines.append(f'  - {w}: every instance\'s output, switch on and off: '
+                         + ('the same' if len(c) == 1 else f'DIFFERS ({len(c)} distinct checksums)'))
+        for r in rep.get('failed_runs', []):
+            lines.append(f'  - FAILED run, round {r["round"]}, ASLR {r["aslr"]}, '
+                         f'ksmd {r["ksmd"]}, wp_reuse={r["wp_reuse"]}: {r["error"]}')
+    table = '\n'.join(lines) + '\n'
+    with open(out, 'w') as f:
+        f.write(table)
+    print(table)
+    print(f'written: {out}')
+
+
 def main():
+    if len(sys.argv) > 3 and sys.argv[1] == '--headline':
+        headline(sys.argv[2], sys.argv[3:])
+        return
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
     raw, kernel, results = sys.argv[1], sys.argv[2], sys.argv[3]
     modes, benches = {}, {}
     for mode in MODES:
@@ -475,6 +579,10 @@ def main():
         fault_report(raw, kernel, base, modes, benches)
     if os.path.exists(workloads):
         workloads_report(workloads, kernel, base)
+        # The programs may have run in separate invocations (WORKLOADS=python,
+        # then node, ...): join the day's per-program reports into the one
+        # table README and the cover letter lead with.
+        headline(f'{base}-workloads.md', sorted(glob.glob(glob.escape(base) + '-workloads-*.json')))
 
 if __name__ == '__main__':
     main()
