@@ -54,6 +54,9 @@ CG = "/sys/fs/cgroup/ksm_workloads"
 TRACE = "/sys/kernel/tracing/instances/ksm_workloads"
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOOP_SWAP = os.path.join(HERE, "..", "..", "scripts", "guest-loop-swap.sh")
+# Heap.java's class, compiled by main() with the JRE's jdk.compiler module:
+# guest-local, so that the JVM loads it from tmpfs rather than the 9p share.
+JAVA_CLASSES = "/tmp/ksm_workloads-java"
 INSTANCES = int(os.environ.get("WORKLOAD_INSTANCES", "2"))
 RECORDS = os.environ.get("WORKLOAD_RECORDS", "60000")
 WORKLOADS = {
@@ -61,8 +64,7 @@ WORKLOADS = {
     # per "pass" line and prints "pass CHECKSUM NS".
     "python": ["/usr/bin/python3", os.path.join(HERE, "heap.py"), RECORDS],
     "node": ["/usr/bin/node", "--expose-gc", os.path.join(HERE, "heap.js"), RECORDS],
-    # Compiled by main() into OUTDIR/java (the JRE's jdk.compiler module).
-    "java": ["/usr/bin/java", "-cp", "{out}/java", "Heap", RECORDS],
+    "java": ["/usr/bin/java", "-cp", JAVA_CLASSES, "Heap", RECORDS],
 }
 EVENT = re.compile(r"-(\d+)\s+\[\d+\].*?\s(ksm_wp_reuse|mm_page_alloc): (.*)$")
 
@@ -144,14 +146,15 @@ def trace_off(tids):
     return per
 
 
-def start(workload, aslr, i, gen=0):
+def start(launch, workload, aslr, i, gen=0):
+    """Start instance @i of @workload with @launch (bench/workloads/launch.c)
+    in a new cgroup of its own."""
     cg = f"{CG}/i{i}" + (f"g{gen}" if gen else "")
     os.mkdir(cg)
-    argv = [os.path.join(os.environ["WORKLOAD_BIN"], "launch"), cg]
+    argv = [launch, cg]
     if aslr == "off":
         argv += ["setarch", os.uname().machine, "-R"]
-    prog = [a.format(out=os.environ["WORKLOAD_OUT"]) for a in WORKLOADS[workload]]
-    p = subprocess.Popen(argv + prog, stdin=subprocess.PIPE,
+    p = subprocess.Popen(argv + WORKLOADS[workload], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True)
     p.cg, p.index = cg, i
     if p.stdout.readline().strip() != "ready":
@@ -235,14 +238,14 @@ def stop(p):
         os.rmdir(p.cg)
 
 
-def one_run(workload, aslr, ksmd, wp):
+def one_run(launch, workload, aslr, ksmd, wp):
     write(KSM + "wp_reuse", wp)
     for k, v in KSMD[ksmd].items():
         write(KSM + k, v)
     procs, t0 = [], time.time()
     try:
         for i in range(INSTANCES):
-            procs.append(start(workload, aslr, i))
+            procs.append(start(launch, workload, aslr, i))
         ticks0 = ksmd_ticks()
         wait_scans(3)
         run = {"workload": workload, "aslr": aslr, "ksmd": ksmd, "wp_reuse": wp,
@@ -255,7 +258,7 @@ def one_run(workload, aslr, ksmd, wp):
         # the pages they shared with it; ksmd merges it in before the next.
         for i in range(INSTANCES):
             stop(procs[i])
-            procs[i] = start(workload, aslr, i, gen=1)
+            procs[i] = start(launch, workload, aslr, i, gen=1)
             run["phases"].append(phase("restart", procs, fresh=procs[i]))
             wait_scans(2)
         run["phases"].append(pressure(procs))
@@ -292,13 +295,13 @@ def main():
     for k in ksmds.split():
         if k not in KSMD:
             raise SystemExit(f"run.py: no ksmd setting {k} (have: {' '.join(KSMD)})")
-    os.environ["WORKLOAD_BIN"], os.environ["WORKLOAD_OUT"] = launch_dir, out
+    launch = os.path.join(launch_dir, "launch")
     for w in workloads.split():
         if w not in WORKLOADS:
             raise SystemExit(f"run.py: no workload {w} (have: {' '.join(WORKLOADS)})")
     if "java" in workloads.split():
         subprocess.run(["/usr/bin/java", "-m", "jdk.compiler/com.sun.tools.javac.Main",
-                        "-d", os.path.join(out, "java"), os.path.join(HERE, "Heap.java")],
+                        "-d", JAVA_CLASSES, os.path.join(HERE, "Heap.java")],
                        check=True)
     write(KSM + "run", 1)
     write("/sys/fs/cgroup/cgroup.subtree_control", "+memory")
@@ -320,7 +323,7 @@ def main():
                     for ksmd in ksmds.split():
                         for wp in (1, 0):
                             try:
-                                run = one_run(w, aslr, ksmd, wp)
+                                run = one_run(launch, w, aslr, ksmd, wp)
                             except InstanceDied as e:
                                 runs.append({"workload": w, "aslr": aslr, "ksmd": ksmd, "wp_reuse": wp,
                                              "round": r, "error": str(e)})
