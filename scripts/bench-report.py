@@ -179,15 +179,24 @@ def svg_plot(summary, title, unit):
     return '\n'.join(out) + '\n'
 
 
+def reused_share(verdicts):
+    """The percentage of the tracepoint's events (every phase) that reused."""
+    total = sum(verdicts.values())
+    reused = sum(n for w, n in verdicts.items() if w.split()[-1] == 'reused')
+    return 100 * reused / total if total else 0
+
+
 def svg_workloads(rows, title):
     """Per phase (scenario) a panel, per workload/ASLR/ksmd a line: the share
-    of KSM write faults reused with the switch on; pages allocated and the
+    of KSM write faults reused with the switch on (of the tracepoint's
+    events over every phase, as --headline gives it); pages allocated and the
     unit of work's time, switch on (green) against off (red)."""
     phases = sorted({r['phase'] for r in rows}, key=lambda p: PHASES.index(p) if p in PHASES else 9)
     keys = sorted({(r['workload'], r['aslr'], r['ksmd']) for r in rows})
     by = {(r['workload'], r['aslr'], r['ksmd'], r['phase'], r['wp_reuse']): r for r in rows}
     cols = [('KSM write faults reused, switch on', lambda on, off: [
-                (100 * on['reused'] / on['ksm_write_faults'] if on['ksm_write_faults'] else 0, '#2a7', '%')]),
+                (reused_share(on['verdicts_total']), '#2a7',
+                 f'% of {sum(on["verdicts_total"].values())}')]),
             ('pages allocated', lambda on, off: [(on['allocs'], '#2a7', ''), (off['allocs'], '#c54', '')]),
             ('unit of work, ms', lambda on, off: [(on['unit_ms'], '#2a7', ''), (off['unit_ms'], '#c54', '')])]
     vals = {}
@@ -213,7 +222,7 @@ def svg_workloads(rows, title):
             for c in range(3):
                 for b, (v, color, unit) in enumerate(vals.get((ph, k, c), [])):
                     x, by_ = left + c * colw, y + 3 + b * (bar + 1)
-                    length = v / vmax[c] * (colw - 70)
+                    length = v / vmax[c] * (colw - (120 if c == 0 else 70))
                     out.append(f'<rect x="{x}" y="{by_}" width="{length:.1f}" height="{bar}" fill="{color}"/>')
                     out.append(f'<text x="{x + length + 4:.1f}" y="{by_ + bar - 1}" font-size="10">'
                                f'{v:.0f}{unit}</text>')
@@ -222,7 +231,8 @@ def svg_workloads(rows, title):
     head = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{y}" '
             f'font-family="sans-serif" font-size="12">',
             f'<text x="{w / 2}" y="20" text-anchor="middle" font-size="14">{title}</text>',
-            f'<text x="{w / 2}" y="36" text-anchor="middle" font-size="11">medians over the phases; '
+            f'<text x="{w / 2}" y="36" text-anchor="middle" font-size="11">reused: share of every phase\'s '
+            'tracepoint events; pages and times: medians over the phases; '
             'green: switch on, red: switch off</text>']
     return '\n'.join(head + out + ['</svg>']) + '\n'
 

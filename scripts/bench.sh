@@ -109,10 +109,11 @@ fi
 if [ -n "$WORKLOADS" ]; then
 	out=$raw/workloads
 	mkdir -p "$out"
-	# A run (one program, ASLR and ksmd setting, switch position) took 1 to
-	# 2 minutes under TCG: allow 5 each.
+	# A run (one program, ASLR and ksmd setting, switch position) took about
+	# 30 s under TCG for CPython and Node.js and 70 s for the JVM: allow 5
+	# minutes each.
 	runs=$(($(wc -w <<<"$WORKLOADS") * $(wc -w <<<"$WORKLOAD_ASLR") * $(wc -w <<<"$WORKLOAD_KSMD") * 2 * WORKLOAD_ROUNDS))
-	step "Real programs: $WORKLOADS, $WORKLOAD_ROUNDS rounds x ASLR $WORKLOAD_ASLR x ksmd $WORKLOAD_KSMD x wp_reuse=1,0: $runs runs of 1-2 min (raw output in $out)"
+	step "Real programs: $WORKLOADS, $WORKLOAD_ROUNDS rounds x ASLR $WORKLOAD_ASLR x ksmd $WORKLOAD_KSMD x wp_reuse=1,0: $runs runs of 30-80 s (raw output in $out)"
 	VM_TIMEOUT=$((runs * 300 + 900)) VM_OUT=$out "$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-bench.sh" \
 		"$out" "$bin" "$PAGES" "$ROUNDS" "$CHURN" workloads \
 		"$WORKLOADS" "$WORKLOAD_ROUNDS" "$WORKLOAD_ASLR" "$WORKLOAD_KSMD" ||
