@@ -497,7 +497,9 @@ def headline(out, paths):
                 sys.exit(f'bench-report.py: {path} repeats {key} of an earlier report: '
                          'give one report per program')
             by[key] = r
-    keys = sorted({k[:4] for k in by}, key=lambda k: (k[0], k[1] != 'on', k[2] != 'default',
+    order = ('python', 'node', 'java')  # run.py's, the one whose heap merges most first
+    keys = sorted({k[:4] for k in by}, key=lambda k: (order.index(k[0]) if k[0] in order else 9, k[0],
+                                                       k[1] != 'on', k[2] != 'default',
                                                        PHASES.index(k[3]) if k[3] in PHASES else 9))
 
     def ratio(a, b):
@@ -551,7 +553,8 @@ def headline(out, paths):
             f'{on["unit_ms"]:.0f} / {off["unit_ms"]:.0f} = {ratio(on["unit_ms"], off["unit_ms"])}'
             f'{first} |')
     lines.append('')
-    for path, rep in zip(paths, reports):
+    for path, rep in sorted(zip(paths, reports), key=lambda pr: order.index(pr[1]['runs'][0]['workload'])
+                            if pr[1].get('runs') and pr[1]['runs'][0]['workload'] in order else 9):
         runs = rep.get('runs', [])
         lines.append(f'- {os.path.basename(path)}: {rep.get("date")}, kernel {rep.get("kernel")}, '
                      f'{len(runs)} runs, {len({r["round"] for r in runs})} rounds')
