@@ -506,11 +506,12 @@ def headline(out, paths):
         return f'{a / b:.2f}' if b else '–'
 
     lines = [f'Real programs (tcg), {len(reports)} report{"s" if len(reports) > 1 else ""} joined '
-             '(bench-report.py --headline): '
-             'KSM write faults and merged pages (pages_sharing at the run\'s start) with the switch '
-             'on and the other figures are medians per phase (a restart phase per instance and '
-             'round; in brackets the sum over all phases); the verdict shares are over every phase\'s tracepoint events with the switch '
-             'on. "mapped" and "swapcache" are correct copies (another mapping or swap entry); '
+             '(bench-report.py --headline), switch on unless on / off: merged pages '
+             '(pages_sharing at the run\'s start) and KSM write faults (the guest\'s cow_ksm + '
+             'ksm_wp_reuse over a phase) are medians per phase (a restart phase per instance and '
+             'round), as are pages allocated and the unit of work\'s time; in brackets the '
+             'tracepoint\'s events on the instances\' threads (listed as the phase starts) over '
+             'all phases, which the verdict shares split. "mapped" and "swapcache" are correct copies (another mapping or swap entry); '
              '"memcg" is the rule that a page charged to another live cgroup is copied; the rest '
              '(refcount, trylock, freeze, no_stable_node) are reuses lost to a transient reference '
              'or race.', '',
