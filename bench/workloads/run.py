@@ -26,7 +26,8 @@ node, java):
            back, and ksmd gets two full scans;
   stopped  the last instance is SIGKILLed and its cgroup removed; the
            survivors do one unit of work.
-Each phase records, per instance (its threads): the tracepoint's verdicts
+Each phase records, per instance (its threads, and those it starts during
+the phase: set_event_pid with event-fork): the tracepoint's verdicts
 (ksm:ksm_wp_reuse), the pages it allocated (kmem:mm_page_alloc), the
 unit's time and its checksum; for the whole guest, the cow_ksm,
 ksm_wp_reuse, pswpin and pswpout counters. The run also records ksmd's CPU time and
@@ -66,7 +67,8 @@ WORKLOADS = {
     "node": ["/usr/bin/node", "--expose-gc", os.path.join(HERE, "heap.js"), RECORDS],
     "java": ["/usr/bin/java", "-cp", JAVA_CLASSES, "Heap", RECORDS],
 }
-EVENT = re.compile(r"-(\d+)\s+\[\d+\].*?\s(ksm_wp_reuse|mm_page_alloc): (.*)$")
+# A trace line with options/record-tgid: "comm-TID (TGID) [CPU] ... event: fields".
+EVENT = re.compile(r"-\d+\s+\(\s*(\d+|-+)\)\s+\[\d+\].*?\s(ksm_wp_reuse|mm_page_alloc): (.*)$")
 
 
 class InstanceDied(Exception):
@@ -110,28 +112,35 @@ def wait_scans(n, timeout=600):
         time.sleep(0.2)
 
 
-def trace_on(tids):
+def trace_on(procs):
+    """Trace the events of procs' threads, and of every thread they create
+    while the phase runs (a runtime starts GC and JIT threads on demand):
+    set_event_pid with event-fork, each event tagged with its process."""
     write(TRACE + "/trace", "")
-    flt = " || ".join(f"common_pid == {t}" for t in tids)
-    write(TRACE + "/events/kmem/mm_page_alloc/filter", flt)
+    write(TRACE + "/options/event-fork", 1)
+    write(TRACE + "/options/record-tgid", 1)
+    write(TRACE + "/set_event_pid",
+          " ".join(t for p in procs for t in os.listdir(f"/proc/{p.pid}/task")))
+    write(TRACE + "/events/kmem/mm_page_alloc/filter", "0")  # the pid list filters
     write(TRACE + "/events/kmem/mm_page_alloc/enable", 1)
     write(TRACE + "/events/ksm/ksm_wp_reuse/enable", 1)
 
 
-def trace_off(tids):
-    """What the threads of tids (a thread id -> its process's pid) did, by pid."""
+def trace_off(procs):
+    """What procs' threads did, by process."""
     write(TRACE + "/events/ksm/ksm_wp_reuse/enable", 0)
     write(TRACE + "/events/kmem/mm_page_alloc/enable", 0)
+    pids = {p.pid for p in procs}
     per = {}
     with open(TRACE + "/trace") as f:
         for line in f:
             m = EVENT.search(line)
             if not m:
                 continue
-            tid, event, rest = int(m.group(1)), m.group(2), m.group(3)
-            if tid not in tids:
+            tgid, event, rest = m.group(1), m.group(2), m.group(3)
+            if not tgid.isdigit() or int(tgid) not in pids:
                 continue
-            d = per.setdefault(tids[tid], {"verdicts": {}, "allocs": 0})
+            d = per.setdefault(int(tgid), {"verdicts": {}, "allocs": 0})
             if event == "mm_page_alloc":
                 order = re.search(r"order=(\d+)", rest)
                 d["allocs"] += 1 << int(order.group(1)) if order else 1
@@ -143,6 +152,7 @@ def trace_off(tids):
         stats = read(f"{TRACE}/per_cpu/{cpu}/stats")
         if int(stats.split("overrun: ")[1].split()[0]):
             raise SystemExit(f"run.py: the trace buffer of {cpu} overran: enlarge buffer_size_kb")
+    write(TRACE + "/set_event_pid", "")
     return per
 
 
@@ -166,12 +176,9 @@ def start(launch, workload, aslr, i, gen=0):
 def phase(name, procs, fresh=None):
     """One unit of work in each of procs, at once; what it cost, per instance
     (fresh: the one just started, whose unit is its first)."""
-    # Events carry the thread's id: a runtime's GC and JIT threads count
-    # for their process (they all exist by now: started with the runtime).
-    tids = {int(t): p.pid for p in procs for t in os.listdir(f"/proc/{p.pid}/task")}
     counters = ("cow_ksm", "ksm_wp_reuse", "pswpin", "pswpout")
     v0 = vmstat(*counters)
-    trace_on(tids)
+    trace_on(procs)
     for p in procs:
         p.stdin.write("pass\n")
         p.stdin.flush()
@@ -184,7 +191,7 @@ def phase(name, procs, fresh=None):
                                f"(exit status {p.wait()}; its cgroup's memory.events: {events})")
         _, checksum, ns = line.split()
         out[p.pid] = {"checksum": int(checksum), "ns": int(ns)}
-    per = trace_off(tids)
+    per = trace_off(procs)
     v1 = vmstat(*counters)
     inst = [dict(out[p.pid], **per.get(p.pid, {"verdicts": {}, "allocs": 0}),
                  instance=p.index, first=p is fresh)
