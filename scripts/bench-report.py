@@ -11,8 +11,8 @@ a program's, joins the real programs' reports, one per program (each
 maybe from its own `make bench BENCH_MODES= WORKLOADS=<program>`), into the one
 table README and the cover letter lead with: per program, ASLR, ksmd setting
 and phase, how many KSM write faults there were with the switch on, the
-share of them reused and why the others were copied (a correct copy, or a
-reuse lost), and what the switch changed in pages allocated and in the
+share of them reused and why the others were copied (a correct copy, the
+memcg rule, or a reuse lost), and what the switch changed in pages allocated and in the
 time of the unit of work.
 
 RAW_DIR holds one directory per guest boot, <mode>-<boot>: mode tcg
@@ -179,11 +179,19 @@ def svg_plot(summary, title, unit):
     return '\n'.join(out) + '\n'
 
 
+def by_result(verdicts):
+    """run.py's verdict counts ("reused", "swapcache memcg", ...) by the
+    check's result alone, in the swap cache or not."""
+    v = {}
+    for w, n in verdicts.items():
+        v[w.split()[-1]] = v.get(w.split()[-1], 0) + n
+    return v
+
+
 def reused_share(verdicts):
     """The percentage of the tracepoint's events (every phase) that reused."""
     total = sum(verdicts.values())
-    reused = sum(n for w, n in verdicts.items() if w.split()[-1] == 'reused')
-    return 100 * reused / total if total else 0
+    return 100 * by_result(verdicts).get('reused', 0) / total if total else 0
 
 
 def svg_workloads(rows, title):
@@ -498,7 +506,10 @@ def headline(out, paths):
                          'give one report per program')
             by[key] = r
     order = ('python', 'node', 'java')  # run.py's, the one whose heap merges most first
-    keys = sorted({k[:4] for k in by}, key=lambda k: (order.index(k[0]) if k[0] in order else 9, k[0],
+
+    def rank(workload):
+        return order.index(workload) if workload in order else len(order)
+    keys = sorted({k[:4] for k in by}, key=lambda k: (rank(k[0]), k[0],
                                                        k[1] != 'on', k[2] != 'default',
                                                        PHASES.index(k[3]) if k[3] in PHASES else 9))
 
@@ -510,8 +521,7 @@ def headline(out, paths):
              '(pages_sharing at the run\'s start) and KSM write faults (the guest\'s cow_ksm + '
              'ksm_wp_reuse over a phase) are medians per phase (a restart phase per instance and '
              'round), as are pages allocated and the unit of work\'s time; in brackets the '
-             'tracepoint\'s events on the instances\' threads (listed as the phase starts) over '
-             'all phases, which the verdict shares split. "mapped" and "swapcache" are correct copies (another mapping or swap entry); '
+             'tracepoint\'s events on the instances\' threads over all phases, which the verdict shares split. "mapped" and "swapcache" are correct copies (another mapping or swap entry); '
              '"memcg" is the rule that a page charged to another live cgroup is copied; the rest '
              '(refcount, trylock, freeze, no_stable_node) are reuses lost to a transient reference '
              'or race.', '',
@@ -525,10 +535,8 @@ def headline(out, paths):
             lines.append(f'| {" | ".join(k)} | | switch {"off" if on else "on"} (wp_reuse='
                          f'{0 if on else 1}) missing: every run failed | | | | | | |')
             continue
-        # By the check's verdict alone; the per-program report splits out swapcache=1.
-        v = {}
-        for w, n in on['verdicts_total'].items():
-            v[w.split()[-1]] = v.get(w.split()[-1], 0) + n
+        # By the check's result alone; the per-program report splits out swapcache=1.
+        v = by_result(on['verdicts_total'])
         total = sum(v.values())
 
         def pct(n):
@@ -554,8 +562,7 @@ def headline(out, paths):
             f'{on["unit_ms"]:.0f} / {off["unit_ms"]:.0f} = {ratio(on["unit_ms"], off["unit_ms"])}'
             f'{first} |')
     lines.append('')
-    for path, rep in sorted(zip(paths, reports), key=lambda pr: order.index(pr[1]['runs'][0]['workload'])
-                            if pr[1].get('runs') and pr[1]['runs'][0]['workload'] in order else 9):
+    for path, rep in sorted(zip(paths, reports), key=lambda pr: rank(pr[1]['summary'][0]['workload'])):
         runs = rep.get('runs', [])
         lines.append(f'- {os.path.basename(path)}: {rep.get("date")}, kernel {rep.get("kernel")}, '
                      f'{len(runs)} runs, {len({r["round"] for r in runs})} rounds')
