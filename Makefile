@@ -12,11 +12,11 @@ S := scripts
 export KERNEL_SRC VM_ACCEL CACHE_DIR DURATION SEED MIX REUSE_TARGET WP_FLIP_MS FLIP_STORM SWAP_PRESSURE STRESS_KERNEL
 export BASE_CONFIG PACKAGE_KERNEL
 
-.PHONY: help run test setup tree overlay config kernel selftests bench stress package patches check bisect shell clean distclean
+.PHONY: help run test setup tree overlay config kernel selftests bench stress stress-report package patches check bisect shell clean distclean
 
 help:
-	@sed -n 's/^## //p' README.md 2>/dev/null || true
-	@echo "targets: run test setup tree overlay config kernel selftests bench stress package patches check bisect shell clean distclean"
+	@sed -n 's/^## //p' $(firstword $(MAKEFILE_LIST))
+	@echo "targets: run test setup tree overlay config kernel selftests bench stress stress-report package patches check bisect shell clean distclean"
 
 ## make run    build everything missing, boot the kernel, run the demo (KERNEL=bench: no debug options)
 run: tree
@@ -59,6 +59,10 @@ bench: tree
 ## make stress  DURATION=300 SEED=n MIX=hostile|reuse REUSE_TARGET=n WP_FLIP_MS=n FLIP_STORM=1 SWAP_PRESSURE=1 STRESS_KERNEL=test|bench|kcsan: the stress run
 stress: selftests
 	$(S)/stress.sh
+
+## make stress-report  totals of the stress ledger (bench/results/stress-ledger.jsonl) per kernel and series; MARKDOWN=1: README's table
+stress-report:
+	python3 $(S)/stress-report.py $(if $(MARKDOWN),--markdown)
 
 ## make package  Debian packages of the kernel (bindeb-pkg) from BASE_CONFIG=<.config>; PACKAGE_KERNEL=test: the test kernel
 package: tree

@@ -85,6 +85,22 @@ with_progress() { # with_progress LOG CMD...
 	wait "$pid"
 }
 
+# The fingerprint of the kernel code the project lays, which make stress's
+# ledger groups runs by: the diffs of patches/*.patch (from their first
+# "diff --git": commit messages, bisect.ok and the cover letter left out)
+# and the files under mm/ rust/ include/ with their paths. Not the tests,
+# samples, docs or config fragments. From the project's files alone: cheap,
+# and there whether or not make patches ran.
+code_fingerprint() {
+	(
+		cd "$PROJECT_DIR" || exit 1
+		for p in patches/*.patch; do sed -n '/^diff --git /,$p' "$p"; done
+		for d in mm rust include; do
+			[ ! -d "$d" ] || find "$d" -type f ! -name '*~' ! -name '.*.swp' -print0
+		done | LC_ALL=C sort -z | xargs -0 -r sha1sum
+	) | sha1sum | cut -c1-16
+}
+
 kmake() {
 	rust_env
 	make -C "$KTREE" O="$KOUT" -j"$(($(nproc) + 1))" "$@"

@@ -19,6 +19,9 @@
 #   STRESS_KERNEL=kcsan  the test kernel plus KCSAN (kcsan/config.fragment)
 # Other kernels than the test one are configured and built here as needed,
 # each in its own build directory; the test programs are the test build's.
+# Every run, passed, failed, died or stopped, appends one record to
+# bench/results/stress-ledger.jsonl (scripts/stress-report.py; make
+# stress-report totals it).
 . "$(dirname "$0")/lib.sh"
 
 duration=${DURATION:-300}
@@ -41,18 +44,64 @@ bench | kcsan)
 esac
 results=$CACHE_DIR/results/stress-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$results"
+# Every run goes into the ledger, whatever its end (README, Stress):
+# record() runs once, at the end or from the EXIT trap.
+ledger=$PROJECT_DIR/bench/results/stress-ledger.jsonl
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+series=$(code_fingerprint)
+reproduce="make stress MIX=${MIX:-hostile} DURATION=$duration${REUSE_TARGET:+ REUSE_TARGET=$REUSE_TARGET}${WP_FLIP_MS:+ WP_FLIP_MS=$WP_FLIP_MS}${FLIP_STORM:+ FLIP_STORM=$FLIP_STORM}${SWAP_PRESSURE:+ SWAP_PRESSURE=$SWAP_PRESSURE}${STRESS_KERNEL:+ STRESS_KERNEL=$STRESS_KERNEL} SEED=?"
+verdict='' stopped='' stop_status='' recorded='' vm=''
+record() {
+	[ -z "$recorded" ] || return 0
+	recorded=1
+	python3 "$PROJECT_DIR/scripts/stress-report.py" record "$results" --ledger "$ledger" \
+		--suite "$suite" --kernel "${STRESS_KERNEL:-test}" --kout "$KOUT" --series "$series" \
+		--started "$started" --mix "${MIX:-hostile}" --reproduce "$reproduce" \
+		--verdict "$verdict" --stopped "$stopped" --duration "$duration" --seed "${SEED:-}" \
+		--reuse-target "${REUSE_TARGET:-}" --wp-flip-ms "${WP_FLIP_MS:-}" \
+		--flip-storm "${FLIP_STORM:-}" --swap-pressure "${SWAP_PRESSURE:-}" ||
+		warn "could not append this run to $ledger (its output is in $results)"
+}
+on_exit() {
+	local rc=$?
+	record
+	exit "$rc"
+}
+trap on_exit EXIT
+# Stopped (Ctrl-C, or make stress got SIGTERM or SIGHUP): stop the guest
+# (vm.sh's timeout takes QEMU down with it), then record the run as stopped.
+stop() { # stop SIGNAL STATUS
+	stopped=$1 stop_status=$2
+	warn "$1: stopping the guest; the run is recorded as stopped"
+	[ -n "$vm" ] || exit "$stop_status"
+	pkill -TERM -P "$vm" || true
+}
+trap 'stop SIGINT 130' INT
+trap 'stop SIGTERM 143' TERM
+trap 'stop SIGHUP 129' HUP
 step "Stress, ${MIX:-hostile} mix: ${duration}s on $(cat "$KOUT/include/config/kernel.release") ($KOUT; output in $results)"
 # The guest does not inherit our environment: pass it on the command line.
+# In the background, so that a signal's trap runs while the guest does.
 VM_OUT=$results VM_TIMEOUT=$((duration + 900)) "$PROJECT_DIR/scripts/vm.sh" \
 	env STRESS_SECONDS="$duration" STRESS_SEED="${SEED:-}" STRESS_REUSE_TARGET="${REUSE_TARGET:-}" \
 	STRESS_WP_FLIP_MS="${WP_FLIP_MS:-}" STRESS_FLIP_STORM="${FLIP_STORM:-}" \
 	STRESS_SWAP_PRESSURE="${SWAP_PRESSURE:-}" \
-	"$PROJECT_DIR/scripts/guest-test.sh" "$results" "$tests" "$suite" dmesg ||
-	warn "the guest run exited with status $?"
+	"$PROJECT_DIR/scripts/guest-test.sh" "$results" "$tests" "$suite" dmesg &
+vm=$!
+# wait returns early when a trapped signal comes: wait again until vm.sh ends.
+while kill -0 "$vm" 2>/dev/null; do wait "$vm" || true; done
+guest=$(cat "$results/rc" 2>/dev/null || echo 'none (see above)')
+[ "$guest" = 0 ] || warn "the guest run exited with status $guest"
+[ -z "$stopped" ] || exit "$stop_status"
 step "Results"
-if ! "$VENV/bin/python" "$PROJECT_DIR/scripts/count-results.py" "$KTREE" "$results" "$suite" dmesg; then
+if "$VENV/bin/python" "$PROJECT_DIR/scripts/count-results.py" "$KTREE" "$results" "$suite" dmesg; then
+	verdict=pass
+	record
+else
+	verdict=fail
+	record
 	# The program prints its seed first thing, also when none was given.
-	seed=$(sed -n 's/^# seed \([0-9]*\);.*/\1/p' "$results/$suite.log" 2>/dev/null | head -n 1)
-	info "reproduce: make stress MIX=${MIX:-hostile} DURATION=$duration${REUSE_TARGET:+ REUSE_TARGET=$REUSE_TARGET}${WP_FLIP_MS:+ WP_FLIP_MS=$WP_FLIP_MS}${FLIP_STORM:+ FLIP_STORM=$FLIP_STORM}${SWAP_PRESSURE:+ SWAP_PRESSURE=$SWAP_PRESSURE}${STRESS_KERNEL:+ STRESS_KERNEL=$STRESS_KERNEL} SEED=${seed:-${SEED:-<not printed: see $results>}}"
+	seed=$(sed -n 's/^# seed \([0-9]*\);.*/\1/p' "$results/$suite.log" 2>/dev/null | head -n 1) || true
+	info "reproduce: ${reproduce%SEED=\?}SEED=${seed:-${SEED:-<not printed: see $results>}}"
 	exit 1
 fi
