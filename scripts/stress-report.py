@@ -204,7 +204,7 @@ def record(a):
         'dmesg_clean': dmesg_clean(a.results),
         'guest_exit': number(rc),
         'wall_s': round((end - started).total_seconds()),
-        'results_dir': a.results,
+        'results_dir': os.path.basename(os.path.normpath(a.results)),
         'source': 'make stress',
     })
     return rec
@@ -405,7 +405,7 @@ def main():
                    'reuses': None, 'swapcache_reuses': None,
                    'result': f'unknown: the record writer failed ({e!r}); see results_dir',
                    'stopped': a.stopped, 'verdict': a.verdict,
-                   'results_dir': a.results, 'source': 'make stress'}
+                   'results_dir': os.path.basename(os.path.normpath(a.results)), 'source': 'make stress'}
         append(a.ledger, rec)
         print(f"    ledger: {rec['result']}, {rec['reuses'] if rec['reuses'] is not None else 'no'} reuses"
               f" -> {shown(a.ledger)}")
