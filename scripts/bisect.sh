@@ -11,7 +11,10 @@
 # out one by one in their own worktree and build directory ($KOUT-bisect),
 # compiled through ccache: the first run costs about three full builds
 # (patches 1 and 4 change widely included headers), later runs of an
-# unchanged series mostly hit the cache. On success the series' fingerprint
+# unchanged series mostly hit the cache. A commit verified before (the same
+# tree, configuration and set of files the series touches) is not built
+# again, so a series changed in its later commits rebuilds only those. On
+# success the series' fingerprint
 # (its commits' trees) and the upstream tree it was built on are recorded in
 # patches/bisect.ok, which is committed with the patches: make check fails
 # when the series no longer matches it.
@@ -81,6 +84,16 @@ build_step() { # build_step N COMMIT: build one commit; 0 if it is fine
 	info "built in $(($(date +%s) - start))s"
 }
 
+# What a commit's verdict depends on: its tree, the configuration, and the
+# files whose warnings count. A line per commit that built cleanly.
+verified=$CACHE_DIR/bisect-verified
+touch "$verified"
+config_id=$(sha1sum <"$KOUT/.config" | cut -c1-16)
+touched_id=$(printf '%s\n' "$touched" | sha1sum | cut -c1-16)
+verdict_key() { # verdict_key COMMIT
+	printf '%s %s %s\n' "$(git -C "$KTREE" rev-parse "$1^{tree}")" "$config_id" "$touched_id"
+}
+
 step "Bisect build of ${#commits[@]} commits in $out (log: $results)"
 echo "TAP version 13" >"$results/bisect.tap"
 echo "1..${#commits[@]}" >>"$results/bisect.tap"
@@ -89,7 +102,11 @@ for c in "${commits[@]}"; do
 	n=$((n + 1))
 	subject=$(git -C "$KTREE" log -1 --format=%s "$c")
 	step "[$n/${#commits[@]}] $subject"
-	if build_step "$n" "$c"; then
+	if grep -qxF "$(verdict_key "$c")" "$verified"; then
+		info "built cleanly before: the same tree, configuration and series files"
+		echo "ok $n $subject (verified before)" >>"$results/bisect.tap"
+	elif build_step "$n" "$c"; then
+		verdict_key "$c" >>"$verified"
 		echo "ok $n $subject" >>"$results/bisect.tap"
 	else
 		echo "not ok $n $subject" >>"$results/bisect.tap"

@@ -58,6 +58,14 @@ rust_env() {
 	export PATH="$VENV/bin:$HOME/.cargo/bin:$PATH"
 }
 
+# The tree path of a project file, as scripts/overlay.sh lays it.
+tree_path() { # tree_path PROJECT_FILE
+	case $1 in
+	selftests/*) printf 'tools/testing/selftests/mm/%s\n' "${1#selftests/}" ;;
+	*) printf '%s\n' "$1" ;;
+	esac
+}
+
 # The series make patches wrote (branch "series"), as the trees of its
 # commits: what make bisect verified, whoever signed it off and when.
 series_fingerprint() {

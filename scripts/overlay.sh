@@ -9,8 +9,11 @@
 #
 # Project path -> tree path:
 #   patches/NNNN-*.patch  applied in order to upstream files
-#   mm/ include/ rust/ samples/ Documentation/  -> same path
+#   mm/ include/ rust/ Documentation/  -> same path
 #   selftests/*           -> tools/testing/selftests/mm/*
+# A patch may also change a project file that an earlier patch adds (so that
+# each commit of make patches' series holds one idea): the file here is the
+# final version, so those hunks are not applied here.
 . "$(dirname "$0")/lib.sh"
 
 [ -f "$KTREE/.git/ksm-wp-source" ] || die "no kernel tree at $KTREE: run 'make tree'"
@@ -21,9 +24,14 @@ trap 'rm -f "$index"' EXIT
 export GIT_INDEX_FILE=$index
 git read-tree upstream
 
+mapfile -d '' files < <(cd "$PROJECT_DIR" && find mm include rust Documentation selftests -type f \
+	! -name '*~' ! -name '.*.swp' -print0 2>/dev/null)
+excludes=()
+for f in "${files[@]}"; do excludes+=("--exclude=$(tree_path "$f")"); done
+
 shopt -s nullglob
 for p in "$PROJECT_DIR"/patches/*.patch; do
-	if ! out=$(git apply --cached --whitespace=nowarn "$p" 2>&1); then
+	if ! out=$(git apply --cached --whitespace=nowarn "${excludes[@]}" "$p" 2>&1); then
 		printf '%s\n' "$out" >&2
 		die "patch $(basename "$p") does not apply to $(cat .git/ksm-wp-source); the tree was left as it was"
 	fi
@@ -35,16 +43,7 @@ add_file() { # add_file SRC DEST
 	git update-index --add --cacheinfo "$mode,$(git hash-object -w "$1"),$2"
 }
 
-cd "$PROJECT_DIR"
-while IFS= read -r -d '' f; do
-	case $f in
-	selftests/*) dest=tools/testing/selftests/mm/${f#selftests/} ;;
-	*) dest=$f ;;
-	esac
-	(cd "$KTREE" && add_file "$PROJECT_DIR/$f" "$dest")
-done < <(find mm include rust samples Documentation selftests -type f \
-	! -name '*~' ! -name '.*.swp' -print0 2>/dev/null)
-cd "$KTREE" || exit 1
+for f in "${files[@]}"; do add_file "$PROJECT_DIR/$f" "$(tree_path "$f")"; done
 
 tree=$(git write-tree)
 unset GIT_INDEX_FILE

@@ -16,13 +16,6 @@ GIT_AUTHOR_EMAIL=$(git -C "$PROJECT_DIR" config user.email) || die "git has no u
 export GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL GIT_COMMITTER_NAME=$GIT_AUTHOR_NAME GIT_COMMITTER_EMAIL=$GIT_AUTHOR_EMAIL
 signoff="Signed-off-by: $GIT_AUTHOR_NAME <$GIT_AUTHOR_EMAIL>"
 
-tree_path() { # the tree path of a project file (as scripts/overlay.sh lays it)
-	case $1 in
-	selftests/*) printf 'tools/testing/selftests/mm/%s\n' "${1#selftests/}" ;;
-	*) printf '%s\n' "$1" ;;
-	esac
-}
-
 index=$(mktemp "$KTREE/.git/series-index.XXXXXX")
 msg=$(mktemp)
 trap 'rm -f "$index" "$msg"' EXIT
@@ -31,8 +24,26 @@ cd "$KTREE" || exit 1
 git read-tree upstream
 head=$(git rev-parse upstream)
 
+# A project file as patch number I adds it: the file (its final version),
+# less what later patches change in it, taken back latest first.
+added_blob() { # added_blob I FILE: prints the blob id
+	local i=$1 f=$2 dest tmp later
+	dest=$(tree_path "$f")
+	tmp=$(mktemp -d)
+	mkdir -p "$tmp/$(dirname "$dest")"
+	cp "$PROJECT_DIR/$f" "$tmp/$dest"
+	for ((later = ${#patches[@]} - 1; later > i; later--)); do
+		(cd "$tmp" && env -u GIT_INDEX_FILE git apply -R --include="$dest" "${patches[later]}") ||
+			die "$(basename "${patches[later]}") does not take back from $f: is it the file's final version?"
+	done
+	git hash-object -w "$tmp/$dest"
+	rm -rf "$tmp"
+}
+
 step "Series against $(cat .git/ksm-wp-source)"
-for p in "$PROJECT_DIR"/patches/*.patch; do
+patches=("$PROJECT_DIR"/patches/*.patch)
+for i in "${!patches[@]}"; do
+	p=${patches[i]}
 	header=$(sed '/^---$/q' "$p")
 	subject=$(sed -n 's/^Subject: //p' <<<"$header" | head -1)
 	[ -n "$subject" ] || die "$(basename "$p") has no Subject: line"
@@ -42,7 +53,7 @@ for p in "$PROJECT_DIR"/patches/*.patch; do
 		[ -f "$PROJECT_DIR/$f" ] || die "$(basename "$p") names $f, which does not exist"
 		mode=100644
 		[ -x "$PROJECT_DIR/$f" ] && mode=100755
-		git update-index --add --cacheinfo "$mode,$(git hash-object -w "$PROJECT_DIR/$f"),$(tree_path "$f")"
+		git update-index --add --cacheinfo "$mode,$(added_blob "$i" "$f"),$(tree_path "$f")"
 	done
 	{
 		printf '%s\n' "$subject"
