@@ -57,7 +57,7 @@ step "Building the benchmark program"
 bin=$KOUT/bench/ksm_wp_bench
 mkdir -p "$(dirname "$bin")"
 gcc -O2 -g -fno-omit-frame-pointer -Wall -Wextra -isystem "$KOUT/usr/include" \
-	-I "$PROJECT_DIR/samples/ksm_wp_reuse" \
+	-I "$PROJECT_DIR/demo" \
 	-o "$bin" "$PROJECT_DIR/bench/ksm_wp_bench.c" || die "compiling bench/ksm_wp_bench.c failed"
 gcc -O2 -Wall -Wextra -o "$(dirname "$bin")/launch" "$PROJECT_DIR/bench/workloads/launch.c" ||
 	die "compiling bench/workloads/launch.c failed"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Build the kernel (O= build directory under the cache), showing progress.
-# Extra arguments are make targets (default: all); "probe" builds the
+# Extra arguments are make targets (default: all, and then the demo, a user
+# program built against this kernel's uapi headers); "probe" builds the
 # project's out-of-tree module (the top-level Kbuild) against this kernel.
 . "$(dirname "$0")/lib.sh"
 
@@ -23,3 +24,8 @@ if ! with_progress "$log" kmake "${targets[@]}"; then
 	die "kernel build failed after $(($(date +%s) - start))s; full log: $log"
 fi
 info "built in $(($(date +%s) - start))s"
+if [ "${targets[*]}" = all ]; then
+	mkdir -p "$KOUT/demo"
+	gcc -O2 -Wall -Wextra -isystem "$KOUT/usr/include" -o "$(demo_bin)" \
+		"$PROJECT_DIR/demo/ksm_wp_reuse_demo.c" || die "compiling demo/ksm_wp_reuse_demo.c failed"
+fi

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # make run: configure and build the kernel if needed, boot it and run the
-# demo (samples/ksm_wp_reuse): KSM pages left mapped once are written with
+# demo (demo/ksm_wp_reuse_demo.c): KSM pages left mapped once are written with
 # the switch on and off, next to an ordinary anon reuse fault; it prints how
 # many faults reused or copied the page and what a fault cost. Extra
 # arguments go to the demo (-n PAGES).
@@ -16,7 +16,7 @@ esac
 
 "$PROJECT_DIR/scripts/config.sh"
 "$PROJECT_DIR/scripts/build.sh"
-demo=$KOUT/samples/ksm_wp_reuse/ksm_wp_reuse_demo
+demo=$(demo_bin)
 [ -x "$demo" ] || die "no demo at $demo after the build: see $KOUT/build.log"
 release=$(cat "$KOUT/include/config/kernel.release")
 debug=()

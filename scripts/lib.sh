@@ -48,6 +48,8 @@ KOUT=${KOUT:-$(build_dir "$KBUILD_CONFIG")}
 # Where the project's out-of-tree module (top-level Kbuild: probe/) is built
 # against the kernel in $KOUT.
 probe_dir() { printf '%s\n' "$KOUT-probe"; }
+# The demo (demo/: make run's), built against the kernel in $KOUT.
+demo_bin() { printf '%s\n' "$KOUT/demo/ksm_wp_reuse_demo"; }
 
 # Rust toolchain environment for Kbuild.
 rust_env() {
