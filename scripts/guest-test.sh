@@ -96,13 +96,25 @@ dmesg >"$OUT/kunit.log"
 for s in "$@"; do
 	case $s in
 	basics) run_suite basics "$PROJECT_DIR/scripts/guest-basics.sh" "$KOUT" ;;
-	ksm_wp_reuse) run_suite ksm_wp_reuse "$MM/ksm_wp_reuse" ;;
+	# The guest is a throwaway machine: run the intrusive cases too (own
+	# swap devices, run=2, poisoned pages, DAMON, exact machine-wide counts).
+	ksm_wp_reuse) run_suite ksm_wp_reuse env KSM_WP_REUSE_INTRUSIVE=1 "$MM/ksm_wp_reuse" ;;
+	# The kselftest again on the classic LRU: the multi-gen LRU (on at boot,
+	# as distributions ship it) switched off at run time, and on again.
+	ksm_wp_reuse_classic_lru)
+		if [ -w /sys/kernel/mm/lru_gen/enabled ] && echo n >/sys/kernel/mm/lru_gen/enabled; then
+			run_suite ksm_wp_reuse_classic_lru env KSM_WP_REUSE_INTRUSIVE=1 "$MM/ksm_wp_reuse"
+			echo y >/sys/kernel/mm/lru_gen/enabled
+		else
+			printf 'TAP version 13\n1..1\nok 1 ksm_wp_reuse_classic_lru # SKIP the multi-gen LRU cannot be switched off\n' |
+				tee "$OUT/ksm_wp_reuse_classic_lru.log"
+		fi ;;
 	# The short forms of make stress, hostile and reuse-heavy mix; the
 	# seed is printed for a rerun.
 	stress) stress_suite stress ;;
 	stress_reuse) stress_suite stress_reuse -r ;;
 	demo) run_suite demo tap_exit "ksm_wp_reuse_demo: merge, reuse, copy, data intact" \
-		"$KOUT/samples/ksm_wp_reuse/ksm_wp_reuse_demo" ;;
+		"$KOUT/demo/ksm_wp_reuse_demo" ;;
 	ksm_functional_tests) run_suite ksm_functional_tests "$MM/ksm_functional_tests" ;;
 	ksm_tests)
 		# The mm runner's own cases (run_vmtests.sh): merge, unmerge, zero pages.
