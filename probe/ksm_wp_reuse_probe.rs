@@ -3,17 +3,11 @@
 //! Tells whether the kernel it is loaded into carries the KSM write-fault reuse.
 //!
 //! Built out of tree against a kernel's build directory (the project's top-level `Kbuild`), it
-//! loads only into that kernel (vermagic), uses the kernel crate's folio and KSM abstractions of
-//! the series (it does not build against a kernel without them), checks on a folio of its own
-//! that the reuse's gate refuses a folio that is not KSM, and logs what it found.
+//! loads only into that kernel (vermagic), uses the kernel crate's `Folio` of the series (it does
+//! not build against a kernel without it), checks on a folio of its own what a module may ask of
+//! one, and logs what it found.
 
-use kernel::{
-    mm::{
-        folio::Folio,
-        ksm::{StableKsmFolio, WpRefusal},
-    },
-    prelude::*,
-};
+use kernel::{mm::folio::Folio, prelude::*};
 
 module! {
     type: KsmWpReuseProbe,
@@ -29,8 +23,8 @@ impl kernel::Module for KsmWpReuseProbe {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let folio = Folio::alloc(GFP_KERNEL, 0)?;
         let locked = folio.trylock().ok_or(EBUSY)?;
-        if StableKsmFolio::new(&locked).err() != Some(WpRefusal::NoStableNode) {
-            pr_err!("ksm-wp-reuse probe: the reuse's gate took a folio that is not KSM\n");
+        if !locked.is_locked() || folio.is_ksm() || folio.is_swapcache() || folio.is_large() {
+            pr_err!("ksm-wp-reuse probe: a fresh, locked folio does not look like one\n");
             return Err(EINVAL);
         }
         drop(locked);

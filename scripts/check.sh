@@ -12,7 +12,11 @@
 #    probe module) and make rustdoc, in their own build directory
 #    ($KOUT-check);
 #  - mm/ still compiles with CONFIG_KSM_WP_REUSE=n and with CONFIG_RUST=n
-#    (build directories $KOUT-noreuse, $KOUT-norust).
+#    (build directories $KOUT-noreuse, $KOUT-norust);
+#  - a module cannot reach what mm keeps to itself: the modules of
+#    probe/unreachable/ fail to build, each for the reasons it is written for;
+#    and neither do copies of mm/ksm_wp_reuse.rs that misuse its proof of
+#    reuse (probe/unreachable/token_*.rs).
 . "$(dirname "$0")/lib.sh"
 set +e
 
@@ -120,7 +124,7 @@ rust_off() {
 }
 
 # The project's Rust files: a warning located in one of them is ours.
-OUR_RUST='(mm/ksm_wp_reuse|rust/kernel/mm/(folio|fault|ksm)|probe/ksm_wp_reuse_probe)\.rs'
+OUR_RUST='(mm/ksm_wp_reuse|rust/kernel/mm/folio|probe/ksm_wp_reuse_probe)\.rs'
 
 clippy_rustdoc() {
 	local out
@@ -141,15 +145,61 @@ clippy_rustdoc() {
 
 kmake_dir() { local dir=$1; shift; KOUT=$dir kmake "$@"; }
 
+# Builds DIR/NAME.rs as a module against the test kernel; it must fail, and
+# its log must show every message given (rustc's or modpost's).
+must_not_build() { # must_not_build DIR NAME MESSAGE...
+	local dir=$1 name=$2 out msg
+	shift 2
+	if out=$(kmake M="$dir" MO="$KOUT-unreachable-$name" UNREACHABLE="$name" modules 2>&1); then
+		printf '%s\n' "$out"
+		echo "$name.rs built, and must not"
+		return 1
+	fi
+	for msg in "$@"; do
+		grep -qF -- "$msg" <<<"$out" && continue
+		printf '%s\n' "$out"
+		echo "$name.rs failed, but not with: $msg"
+		return 1
+	done
+}
+
+mm_internals_unreachable() {
+	local dir=$PROJECT_DIR/probe/unreachable
+	must_not_build "$dir" api "could not find \`ksm\` in \`mm\`" \
+		"no method named \`ref_count\` found" "no method named \`mapcount\` found" \
+		"no method named \`free_swap\` found" "no method named \`set_index\` found" &&
+		must_not_build "$dir" link "symbol 'ksm_folio_to_anon' undefined" \
+			"symbol 'folio_free_swap' undefined"
+}
+
+# The proof that a fault reused its folio (mm/ksm_wp_reuse.rs) is good for
+# that fault alone: a copy of the file with each misuse of
+# probe/unreachable/token_*.rs appended must not build, for its reason.
+reuse_token_unforgeable() {
+	local tmp t
+	tmp=$(mktemp -d)
+	cp "$PROJECT_DIR/probe/unreachable/Kbuild" "$tmp/"
+	for t in escape other send; do
+		cat "$PROJECT_DIR/mm/ksm_wp_reuse.rs" "$PROJECT_DIR/probe/unreachable/token_$t.rs" >"$tmp/token_$t.rs"
+	done
+	must_not_build "$tmp" token_escape "borrowed data escapes outside of closure" &&
+		must_not_build "$tmp" token_other "the struct \`Reused<'f>\` is invariant over the parameter \`'f\`" &&
+		must_not_build "$tmp" token_send "cannot be sent between threads safely"
+	t=$?
+	rm -rf "$tmp"
+	return $t
+}
+
 # The in-tree Rust code, and the out-of-tree probe with the kernel's rules.
 rustfmt_all() {
 	kmake rustfmtcheck &&
-		rustfmt --check --edition 2021 --config-path "$KTREE/.rustfmt.toml" "$PROJECT_DIR"/probe/*.rs
+		rustfmt --check --edition 2021 --config-path "$KTREE/.rustfmt.toml" \
+			"$PROJECT_DIR"/probe/*.rs "$PROJECT_DIR"/probe/unreachable/*.rs
 }
 
 rust_env
 echo "TAP version 13"
-echo "1..8"
+echo "1..10"
 result "shellcheck: the project's scripts" shellcheck -x "$PROJECT_DIR"/scripts/*.sh "$PROJECT_DIR/.ci/run"
 result "checkpatch --strict: every patch of the series" checkpatch_series
 result "git am: the series applies to a clean tree and gives what make test tests" git_am_series
@@ -158,3 +208,5 @@ result "make rustfmtcheck, and rustfmt on the probe module" rustfmt_all
 result "CLIPPY=1 build of the Rust code without warnings; make rustdoc" clippy_rustdoc
 result "mm/ builds with CONFIG_KSM_WP_REUSE=n (no Rust object)" reuse_off
 result "mm/ builds with CONFIG_RUST=n (feature gone)" rust_off
+result "a module cannot reach mm's internals (probe/unreachable/ fails to build)" mm_internals_unreachable
+result "a fault's proof of reuse cannot outlive it, serve another fault or leave its thread" reuse_token_unforgeable

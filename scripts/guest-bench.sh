@@ -108,7 +108,7 @@ for s in ksm_on ksm_off; do
 	# Inclusive cost of the write fault's parts: the fault, the reuse decision
 	# (Rust, with its helpers), the copy.
 	perf report -i "$data/perf-$s.data" --stdio --children --sort symbol 2>/dev/null |
-		grep -E '^ +[0-9.]+% +[0-9.]+% +\[k\] (do_wp_page|wp_page_copy|wp_page_reuse|__ksm_wp_reuse|ksm_wp_reuse_folio|wp_can_reuse_anon_folio|folio_move_anon_rmap|lru_add_drain|rust_helper_[a-z_]+|copy_mc_enhanced_fast_string|__folio_alloc|vma_alloc_folio_noprof|clear_highpages_kasan_tagged|asm_exc_page_fault) ' \
+		grep -E '^ +[0-9.]+% +[0-9.]+% +\[k\] (do_wp_page|wp_page_copy|wp_page_reuse|__ksm_wp_reuse|ksm_wp_reuse_folio|wp_can_reuse_anon_folio|folio_move_anon_rmap|ksm_folio_to_anon|rust_helper_[a-z_]+|copy_mc_enhanced_fast_string|__folio_alloc|vma_alloc_folio_noprof|clear_highpages_kasan_tagged|asm_exc_page_fault) ' \
 		>"$OUT/perf-$s-children.txt" || true
 	head -25 "$OUT/perf-$s.txt"
 	cat "$OUT/perf-$s-children.txt"
