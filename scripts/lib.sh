@@ -111,9 +111,33 @@ code_fingerprint() {
 	) | sha1sum | cut -c1-16
 }
 
+# A build killed outright (SIGKILL: a session's end, a CI time limit) can leave
+# a target written but unfinished and newer than its inputs, which the next
+# make takes as done: vmlinux.o linked but objtool never run on it failed the
+# next link with "incomplete ORC unwind tables". kbuild saves a target's
+# command in .TARGET.cmd only once the whole command has succeeded, so a
+# target newer than its .cmd is unfinished. kmake marks the build directory
+# while make runs; a kmake that finds the mark removes, of the files written
+# since, those unfinished targets and the selftest binaries (built by plain
+# make rules, without a .cmd), and keeps every finished one.
 kmake() {
+	local mark=$KOUT/.kmake-running rc=0 f cmd n=0
 	rust_env
-	make -C "$KTREE" O="$KOUT" -j"$(($(nproc) + 1))" "$@"
+	mkdir -p "$KOUT"
+	if [ -e "$mark" ]; then
+		while IFS= read -r -d '' f; do
+			cmd=${f%/*}/.${f##*/}.cmd
+			if { [ -e "$cmd" ] && [ "$f" -nt "$cmd" ]; } || [[ ! -e $cmd && $f == "$KOUT"/kselftest/* ]]; then
+				rm -f "$f"
+				n=$((n + 1))
+			fi
+		done < <(find "$KOUT" -type f -newer "$mark" ! -name '.*.cmd' -print0)
+		info "a build in $KOUT was killed before it finished: removed $n unfinished files it left"
+	fi
+	touch "$mark"
+	make -C "$KTREE" O="$KOUT" -j"$(($(nproc) + 1))" "$@" || rc=$?
+	rm -f "$mark"
+	return "$rc"
 }
 
 # The mirror URI the machine's own apt configuration uses for Debian.
