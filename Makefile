@@ -6,11 +6,16 @@
 #
 # Variables: KERNEL_SRC=/path/to/linux-7.3 (default: Debian's linux-source-7.3)
 #            VM_ACCEL=auto|kvm|tcg, CACHE_DIR=..., DEMO_ARGS="-n 4096",
-#            KERNEL=test|bench (make run)
+#            KERNEL=test|bench|kasan (make run), KERNEL=test|kasan (make test)
 
 S := scripts
 export KERNEL_SRC VM_ACCEL CACHE_DIR DURATION SEED MIX REUSE_TARGET WP_FLIP_MS FLIP_STORM SWAP_PRESSURE STRESS_KERNEL
 export BASE_CONFIG PACKAGE_KERNEL
+# KERNEL=kasan: the steps make test runs (config, kernel, selftests, the
+# guest) take the KASAN kernel, built with LLVM (kasan/config.fragment)
+ifneq ($(KERNEL),)
+export KBUILD_CONFIG := $(KERNEL)
+endif
 
 .PHONY: help run test setup tree overlay config kernel selftests bench stress stress-report package patches check bisect shell clean distclean
 
@@ -23,7 +28,7 @@ run: tree
 	$(S)/overlay.sh
 	KERNEL=$(KERNEL) $(S)/demo.sh $(DEMO_ARGS)
 
-## make test   everything CI runs; last line "N passed, N failed, N skipped"
+## make test   everything CI runs; last line "N passed, N failed, N skipped" (KERNEL=kasan: on the KASAN kernel)
 test: selftests
 	$(S)/test.sh
 
@@ -56,7 +61,7 @@ bench: tree
 	$(S)/overlay.sh
 	$(S)/bench.sh
 
-## make stress  DURATION=300 SEED=n MIX=hostile|reuse REUSE_TARGET=n WP_FLIP_MS=n FLIP_STORM=1 SWAP_PRESSURE=1 STRESS_KERNEL=test|bench|kcsan: the stress run
+## make stress  DURATION=300 SEED=n MIX=hostile|reuse REUSE_TARGET=n WP_FLIP_MS=n FLIP_STORM=1 SWAP_PRESSURE=1 STRESS_KERNEL=test|bench|kcsan|kasan: the stress run
 stress: selftests
 	$(S)/stress.sh
 

@@ -12,19 +12,25 @@ rust_env
 
 # Fragments, later ones overriding earlier ones: ours, the mm selftests'
 # own (as kselftest expects), then the one of this build's flavour: test,
-# bench (no debug options) or kcsan (test plus KCSAN).
+# bench (no debug options), kcsan (test plus KCSAN), kasan (test plus KASAN,
+# built with LLVM) or bench-llvm (bench, built with LLVM, the C helpers
+# inlined into the Rust).
 fragments=("$PROJECT_DIR/.config.fragment" "$KTREE/tools/testing/selftests/mm/config")
 checked=("$PROJECT_DIR/.config.fragment")
 base=
 case $KBUILD_CONFIG in
 test) ;;
-bench | kcsan) fragments+=("$PROJECT_DIR/$KBUILD_CONFIG/config.fragment"); checked+=("$PROJECT_DIR/$KBUILD_CONFIG/config.fragment") ;;
+bench | kcsan | kasan) fragments+=("$PROJECT_DIR/$KBUILD_CONFIG/config.fragment"); checked+=("$PROJECT_DIR/$KBUILD_CONFIG/config.fragment") ;;
+bench-llvm)
+	fragments+=("$PROJECT_DIR/bench/config.fragment" "$PROJECT_DIR/bench/llvm.fragment")
+	checked+=("$PROJECT_DIR/bench/config.fragment" "$PROJECT_DIR/bench/llvm.fragment")
+	;;
 package)
 	base=${BASE_CONFIG:-} # empty: virtme-ng's defconfig
 	fragments=("$PROJECT_DIR/package/config.fragment" "$PROJECT_DIR/bench/config.fragment")
 	checked=("$PROJECT_DIR/package/config.fragment")
 	;;
-*) die "KBUILD_CONFIG=$KBUILD_CONFIG: use test, bench, kcsan or package" ;;
+*) die "KBUILD_CONFIG=$KBUILD_CONFIG: use test, bench, kcsan, kasan, bench-llvm or package" ;;
 esac
 for f in ${EXTRA_FRAGMENTS:-}; do fragments+=("$f"); checked+=("$f"); done
 
@@ -37,7 +43,7 @@ fi
 
 step "Configuring $KOUT"
 mkdir -p "$KOUT"
-if ! make -s -C "$KTREE" O="$KOUT" rustavailable >"$KOUT/rustavailable.log" 2>&1; then
+if ! make -s -C "$KTREE" O="$KOUT" "${KMAKE_TOOLCHAIN[@]}" rustavailable >"$KOUT/rustavailable.log" 2>&1; then
 	cat "$KOUT/rustavailable.log" >&2
 	die "the Rust toolchain is not usable for this kernel (above): run 'make setup' to install rust-src, bindgen and libclang"
 fi
@@ -51,7 +57,7 @@ else
 fi
 "$KTREE/scripts/kconfig/merge_config.sh" -m -O "$KOUT" "$KOUT/.config" "${fragments[@]}" >>"$KOUT/config.log" 2>&1 ||
 	die "merge_config.sh failed: see $KOUT/config.log"
-make -C "$KTREE" O="$KOUT" olddefconfig >>"$KOUT/config.log" 2>&1 ||
+make -C "$KTREE" O="$KOUT" "${KMAKE_TOOLCHAIN[@]}" olddefconfig >>"$KOUT/config.log" 2>&1 ||
 	die "make olddefconfig failed: see $KOUT/config.log"
 
 # Every option of the project's fragments must hold its value (the last

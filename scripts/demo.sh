@@ -7,10 +7,11 @@
 # arguments go to the demo (-n PAGES).
 #   KERNEL=test   the test kernel make test boots (default): debug options on
 #   KERNEL=bench  the benchmark kernel (no debug options): the times to compare
+#   KERNEL=kasan  the test kernel plus KASAN, built with LLVM
 KBUILD_CONFIG=${KERNEL:-test}
 case $KBUILD_CONFIG in
-test | bench) ;;
-*) printf 'error: KERNEL=%s: use KERNEL=test (the debug kernel, default) or KERNEL=bench\n' "$KBUILD_CONFIG" >&2; exit 1 ;;
+test | bench | kasan) ;;
+*) printf 'error: KERNEL=%s: use KERNEL=test (the debug kernel, default), bench or kasan\n' "$KBUILD_CONFIG" >&2; exit 1 ;;
 esac
 . "$(dirname "$0")/lib.sh"
 

@@ -15,6 +15,11 @@ KERNEL_SERIES=7.3
 BINDGEN_VERSION=0.73.2
 LIBCLANG_VERSION=18.1.1
 VIRTME_NG_VERSION=1.42
+# The LLVM toolchain of the kasan and bench-llvm kernels: Debian 12's LLVM 19,
+# and the rustc built on the same LLVM (19.1.7), as CONFIG_RUST_INLINE_HELPERS
+# (RUSTC_CLANG_LLVM_COMPATIBLE) wants; Rust with KASAN needs CC_IS_CLANG.
+LLVM_VERSION=19
+LLVM_RUSTC=1.86.0
 
 step()  { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 info()  { printf '    %s\n' "$*" >&2; }
@@ -51,13 +56,27 @@ probe_dir() { printf '%s\n' "$KOUT-probe"; }
 # The demo (demo/: make run's), built against the kernel in $KOUT.
 demo_bin() { printf '%s\n' "$KOUT/demo/ksm_wp_reuse_demo"; }
 
-# Rust toolchain environment for Kbuild.
+# Whether a build flavour is built with LLVM (make setup installs it).
+llvm_flavour() { case $1 in kasan | bench-llvm) return 0 ;; *) return 1 ;; esac; }
+
+# Rust toolchain environment for Kbuild, and in KMAKE_TOOLCHAIN the make
+# variables of the flavour's compiler: GCC (what Debian's kernels are built
+# with) but for the LLVM flavours, whose libclang and rustc match clang's.
 rust_env() {
 	local native
+	export PATH="$VENV/bin:$HOME/.cargo/bin:$PATH"
+	if llvm_flavour "$KBUILD_CONFIG"; then
+		export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VERSION/lib RUSTUP_TOOLCHAIN=$LLVM_RUSTC
+		KMAKE_TOOLCHAIN=("LLVM=-$LLVM_VERSION")
+		if [ ! -x "/usr/bin/clang-$LLVM_VERSION" ] || ! rustup run "$LLVM_RUSTC" rustc --version >/dev/null 2>&1; then
+			die "the $KBUILD_CONFIG kernel is built with LLVM $LLVM_VERSION and rustc $LLVM_RUSTC: run 'make setup'"
+		fi
+		return
+	fi
 	native=$("$VENV/bin/python" -c 'import clang, os; print(os.path.join(os.path.dirname(clang.__file__), "native"))' 2>/dev/null) ||
 		die "libclang is not installed in $VENV: run 'make setup'"
 	export LIBCLANG_PATH=$native
-	export PATH="$VENV/bin:$HOME/.cargo/bin:$PATH"
+	KMAKE_TOOLCHAIN=()
 }
 
 # The tree path of a project file, as scripts/overlay.sh lays it.
@@ -135,7 +154,7 @@ kmake() {
 		info "a build in $KOUT was killed before it finished: removed $n unfinished files it left"
 	fi
 	touch "$mark"
-	make -C "$KTREE" O="$KOUT" -j"$(($(nproc) + 1))" "$@" || rc=$?
+	make -C "$KTREE" O="$KOUT" -j"$(($(nproc) + 1))" "${KMAKE_TOOLCHAIN[@]}" "$@" || rc=$?
 	rm -f "$mark"
 	return "$rc"
 }

@@ -86,4 +86,24 @@ if ! "$VENV/bin/python" -m pip freeze 2>/dev/null | grep -qx "libclang==$LIBCLAN
 	"$VENV/bin/python" -m pip install -q $want || die "pip install $want failed"
 fi
 info "ok"
+step "LLVM $LLVM_VERSION and rustc $LLVM_RUSTC (the kasan and bench-llvm kernels)"
+mapfile -t need < <(missing_debs "clang-$LLVM_VERSION" "lld-$LLVM_VERSION" "llvm-$LLVM_VERSION" "libclang-$LLVM_VERSION-dev")
+if [ "${#need[@]}" -gt 0 ]; then
+	apt_update_once
+	info "installing: ${need[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null ||
+		die "apt-get install ${need[*]} failed"
+fi
+if ! rustup run "$LLVM_RUSTC" rustc --version >/dev/null 2>&1; then
+	info "rustup toolchain install $LLVM_RUSTC (about a minute)"
+	rustup toolchain install "$LLVM_RUSTC" --profile minimal --component rust-src >/dev/null 2>&1 ||
+		die "rustup toolchain install $LLVM_RUSTC failed"
+fi
+[ -d "$(rustup run "$LLVM_RUSTC" rustc --print sysroot)/lib/rustlib/src/rust/library" ] ||
+	rustup component add rust-src --toolchain "$LLVM_RUSTC" || die "rustup component add rust-src --toolchain $LLVM_RUSTC failed"
+# RUST_INLINE_HELPERS links clang's bitcode into rustc's: the same LLVM major.
+rustc_llvm=$(rustup run "$LLVM_RUSTC" rustc -vV | sed -n 's/^LLVM version: //p')
+[ "${rustc_llvm%%.*}" = "$LLVM_VERSION" ] ||
+	die "rustc $LLVM_RUSTC is built on LLVM $rustc_llvm, not $LLVM_VERSION: change LLVM_RUSTC in scripts/lib.sh"
+info "$("clang-$LLVM_VERSION" --version | head -1), rustc $LLVM_RUSTC on LLVM $rustc_llvm"
 touch "$CACHE_DIR/.setup-done"

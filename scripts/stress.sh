@@ -17,6 +17,8 @@
 #   STRESS_KERNEL=bench  the benchmark kernel instead (no debug options:
 #                        about 8 times the reuse rate under TCG)
 #   STRESS_KERNEL=kcsan  the test kernel plus KCSAN (kcsan/config.fragment)
+#   STRESS_KERNEL=kasan  the test kernel plus KASAN, built with LLVM so that
+#                        the Rust is instrumented too (kasan/config.fragment)
 # Other kernels than the test one are configured and built here as needed,
 # each in its own build directory; the test programs are the test build's.
 # Every run, passed, failed, died or stopped, appends one record to
@@ -33,14 +35,14 @@ esac
 tests=$KOUT
 case ${STRESS_KERNEL:-test} in
 test) ;;
-bench | kcsan)
+bench | kcsan | kasan)
 	KBUILD_CONFIG=$STRESS_KERNEL
 	KOUT=$(build_dir "$KBUILD_CONFIG")
 	export KBUILD_CONFIG KOUT
 	"$PROJECT_DIR/scripts/config.sh"
 	"$PROJECT_DIR/scripts/build.sh"
 	;;
-*) die "STRESS_KERNEL=$STRESS_KERNEL: use test (the debug kernel, default), bench or kcsan" ;;
+*) die "STRESS_KERNEL=$STRESS_KERNEL: use test (the debug kernel, default), bench, kcsan or kasan" ;;
 esac
 results=$CACHE_DIR/results/stress-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$results"
