@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """Turn one `make bench` run into bench/results/<date>-<kernel>.{json,svg,md}
-and, for each real program that ran, <date>-<kernel>-workloads-<program>.{json,svg,md}.
+and, for each real program that ran, <date>-<kernel>-workloads-<program>.{json,svg,md}
+(the pre-fork service: <date>-<kernel>-workloads-service.{json,svg,md}).
 
 usage: bench-report.py RAW_DIR KERNEL_RELEASE RESULTS_DIR
        bench-report.py --headline OUT.md WORKLOADS-PROGRAM.json...
@@ -42,7 +43,10 @@ SCENARIOS = [('ksm_on', 'KSM, switch on (reuse)'),
 TARGETS = {'reuse_over_floor': ('<=', 1.05), 'off_over_on': ('>=', 4.0),
            'allocs_per_reused_fault': ('==', 0.0)}
 MODES = ('icount', 'tcg')
-PHASES = ('steady', 'restart', 'pressure', 'stopped')  # bench/workloads/run.py's, in order
+# The phases: bench/workloads/run.py's (steady, restart, pressure, stopped)
+# in their order, and bench/workloads/service.py's in issue 27's order, (a)
+# to (d) after the warm-up (it runs the recycling last).
+PHASE_ORDER = ('warmup', 'steady', 'restart', 'recycle', 'reload', 'pressure', 'stopped')
 # Refusals that are correct copies: the page has another mapping or swap entry.
 CORRECT_COPIES = ('mapped', 'swapcache')
 
@@ -194,19 +198,32 @@ def reused_share(verdicts):
     return 100 * by_result(verdicts).get('reused', 0) / total if total else 0
 
 
+def phase_rank(phase):
+    return PHASE_ORDER.index(phase) if phase in PHASE_ORDER else len(PHASE_ORDER)
+
+
 def svg_workloads(rows, title):
     """Per phase (scenario) a panel, per workload/ASLR/ksmd a line: the share
     of KSM write faults reused with the switch on (of the tracepoint's
     events over every phase, as --headline gives it); pages allocated and the
     unit of work's time, switch on (green) against off (red)."""
-    phases = sorted({r['phase'] for r in rows}, key=lambda p: PHASES.index(p) if p in PHASES else 9)
-    keys = sorted({(r['workload'], r['aslr'], r['ksmd']) for r in rows})
-    by = {(r['workload'], r['aslr'], r['ksmd'], r['phase'], r['wp_reuse']): r for r in rows}
-    cols = [('KSM write faults reused, switch on', lambda on, off: [
-                (reused_share(on['verdicts_total']), '#2a7',
-                 f'% of {sum(on["verdicts_total"].values())}')]),
-            ('pages allocated', lambda on, off: [(on['allocs'], '#2a7', ''), (off['allocs'], '#c54', '')]),
-            ('unit of work, ms', lambda on, off: [(on['unit_ms'], '#2a7', ''), (off['unit_ms'], '#c54', '')])]
+    return svg_panels(
+        rows, title, 'reused: share of every phase\'s tracepoint events; pages and times: medians '
+        'over the phases; green: switch on, red: switch off',
+        [('KSM write faults reused, switch on', lambda on, off: [
+            (reused_share(on['verdicts_total']), '#2a7', f'% of {sum(on["verdicts_total"].values())}')]),
+         ('pages allocated', lambda on, off: [(on['allocs'], '#2a7', ''), (off['allocs'], '#c54', '')]),
+         ('unit of work, ms', lambda on, off: [(on['unit_ms'], '#2a7', ''), (off['unit_ms'], '#c54', '')])],
+        lambda r: (r['workload'], r['aslr'], r['ksmd']), lambda k: f'{k[0]}, ASLR {k[1]}, ksmd {k[2]}')
+
+
+def svg_panels(rows, title, subtitle, cols, key, label):
+    """Per phase a panel, per key(row) a line labelled label(key), per column
+    of cols (title, f(on, off) -> bars [(value, colour, unit)]) its bars;
+    the first column is a percentage."""
+    phases = sorted({r['phase'] for r in rows}, key=phase_rank)
+    keys = sorted({key(r) for r in rows})
+    by = {key(r) + (r['phase'], r['wp_reuse']): r for r in rows}
     vals = {}
     for ph in phases:
         for k in keys:
@@ -214,10 +231,11 @@ def svg_workloads(rows, title):
             if on and off:
                 for c, (_, f) in enumerate(cols):
                     vals[(ph, k, c)] = f(on, off)
-    vmax = [max([v for (_, _, c2), bars in vals.items() if c2 == c for v, _, _ in bars] + [1]) for c in range(3)]
+    vmax = [max([v for (_, _, c2), bars in vals.items() if c2 == c for v, _, _ in bars] + [1])
+            for c in range(len(cols))]
     vmax[0] = 100
     left, colw, line, bar = 250, 230, 26, 9
-    w = left + 3 * colw + 20
+    w = left + len(cols) * colw + 20
     y, out = 50, []
     for ph in phases:
         out.append(f'<text x="8" y="{y}" font-weight="bold">{ph}</text>')
@@ -225,9 +243,8 @@ def svg_workloads(rows, title):
             out.append(f'<text x="{left + c * colw}" y="{y}">{ctitle}</text>')
         y += 10
         for k in keys:
-            out.append(f'<text x="{left - 8}" y="{y + line / 2 + 4}" text-anchor="end">'
-                       f'{k[0]}, ASLR {k[1]}, ksmd {k[2]}</text>')
-            for c in range(3):
+            out.append(f'<text x="{left - 8}" y="{y + line / 2 + 4}" text-anchor="end">{label(k)}</text>')
+            for c in range(len(cols)):
                 for b, (v, color, unit) in enumerate(vals.get((ph, k, c), [])):
                     x, by_ = left + c * colw, y + 3 + b * (bar + 1)
                     length = v / vmax[c] * (colw - (120 if c == 0 else 70))
@@ -239,9 +256,7 @@ def svg_workloads(rows, title):
     head = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{y}" '
             f'font-family="sans-serif" font-size="12">',
             f'<text x="{w / 2}" y="20" text-anchor="middle" font-size="14">{title}</text>',
-            f'<text x="{w / 2}" y="36" text-anchor="middle" font-size="11">reused: share of every phase\'s '
-            'tracepoint events; pages and times: medians over the phases; '
-            'green: switch on, red: switch off</text>']
+            f'<text x="{w / 2}" y="36" text-anchor="middle" font-size="11">{subtitle}</text>']
     return '\n'.join(head + out + ['</svg>']) + '\n'
 
 
@@ -254,7 +269,7 @@ def workloads_summary(runs):
             key = (r['workload'], r['aslr'], r['ksmd'], ph['phase'], r['wp_reuse'])
             groups.setdefault(key, []).append((r, ph))
     for (w, aslr, ksmd, phase, wp), rs in sorted(
-            groups.items(), key=lambda g: (g[0][0], g[0][1], g[0][2], PHASES.index(g[0][3]) if g[0][3] in PHASES else len(PHASES), -g[0][4])):
+            groups.items(), key=lambda g: (g[0][0], g[0][1], g[0][2], phase_rank(g[0][3]), -g[0][4])):
         verdicts = {}
         for _, ph in rs:
             for i in ph['instances']:
@@ -490,12 +505,174 @@ def program_report(runs, wl, kernel, out):
     print(f'written: {out}.json, {out}.svg, {out}.md')
 
 
+def add_verdicts(total, verdicts):
+    for k, n in verdicts.items():
+        total[k] = total.get(k, 0) + n
+    return total
+
+
+def service_summary(runs):
+    """Per worker count, ksmd setting, phase and switch position of the
+    service (bench/workloads/service.py): medians over the runs (min-max
+    where the spread says something), sums for the checks and the
+    tracepoint's verdicts. The keys run.py's rows share (workload, aslr,
+    ksmd, phase, wp_reuse, pages_sharing_merged, ksm_write_faults,
+    verdicts_total, allocs) mean the same, so that --headline joins them."""
+    groups = {}
+    for r in runs:
+        for ph in r['phases']:
+            groups.setdefault((r['workers'], r['ksmd'], ph['phase'], r['wp_reuse']), []).append((r, ph))
+    med = statistics.median
+    rows = []
+    for (n, ksmd, phase, wp), rs in sorted(groups.items(),
+                                           key=lambda g: (g[0][0], g[0][1], phase_rank(g[0][2]), -g[0][3])):
+        phs = [ph for _, ph in rs]
+
+        def spread_of(f):
+            v = [f(ph) for ph in phs]
+            return med(v), min(v), max(v)
+        rps = spread_of(lambda ph: ph['wrk']['rps'])
+        p50 = spread_of(lambda ph: ph['wrk']['latency_us']['p50'] / 1e3)
+        p99 = spread_of(lambda ph: ph['wrk']['latency_us']['p99'] / 1e3)
+        faults = spread_of(lambda ph: ph['cow_ksm'] + ph['ksm_wp_reuse'])
+        samples = [s for ph in phs for s in ph['samples']]
+        once = [s['mapped_once'] for s in samples]
+        mapped = [sum(int(k) * v for k, v in s['mapcount'].items()) / s['ksm_pages']
+                  for s in samples if s['ksm_pages']]
+        ratio = [ph['pages_sharing'][1] / ph['pages_shared'][1] for ph in phs if ph['pages_shared'][1]]
+        verdicts, master = {}, {}
+        for ph in phs:
+            add_verdicts(verdicts, ph['service']['verdicts'])
+            add_verdicts(master, ph['master']['verdicts'])
+        rows.append({
+            'workload': f'service, {n} workers', 'workers': n, 'aslr': 'on', 'ksmd': ksmd, 'phase': phase,
+            'wp_reuse': wp, 'phases': len(phs),
+            'rps': rps[0], 'rps_min': rps[1], 'rps_max': rps[2],
+            'p50_ms': p50[0], 'p50_ms_min': p50[1], 'p50_ms_max': p50[2],
+            'p99_ms': p99[0], 'p99_ms_min': p99[1], 'p99_ms_max': p99[2],
+            'pages_sharing_merged': med([r['pages_sharing_merged'] for r, _ in rs]),
+            'ksm_write_faults': faults[0], 'ksm_write_faults_min': faults[1],
+            'ksm_write_faults_max': faults[2],
+            'reused': med([ph['ksm_wp_reuse'] for ph in phs]), 'copied': med([ph['cow_ksm'] for ph in phs]),
+            'verdicts_total': verdicts, 'master_verdicts_total': master,
+            'allocs': med([ph['service']['allocs'] for ph in phs]),
+            'workers_booted': med([ph['workers_booted'] for ph in phs]),
+            'workers_recycled': med([ph['workers_recycled'] for ph in phs]),
+            'sharing_over_shared': med(ratio) if ratio else None,
+            'mean_mapcount': med(mapped) if mapped else None,
+            'ksm_pages_sampled': med([s['ksm_pages'] for s in samples]) if samples else None,
+            'mapped_once': med(once) if once else None,
+            'mapped_once_min': min(once) if once else None, 'mapped_once_max': max(once) if once else None,
+            'ksmd_ticks': med([ph['ksmd_ticks'] for ph in phs]),
+            'pswpin': med([ph['pswpin'] for ph in phs]),
+            'oom_kills': sum(ph['oom_kills'] for ph in phs),
+            'checked': sum(ph['wrk']['checked'] for ph in phs),
+            'mismatch': sum(ph['wrk']['mismatch'] for ph in phs),
+            'non200': sum(ph['wrk']['non200'] for ph in phs),
+            'socket_errors': sum(ph['wrk']['errors'][k] for ph in phs for k in ('connect', 'read', 'write')),
+            'timeouts': sum(ph['wrk']['errors']['timeout'] for ph in phs),
+        })
+    return rows
+
+
+def service_report(path, kernel, out):
+    """The pre-fork service (bench/workloads/service.py): <out>.{json,svg,md}.
+    A run whose checks failed is left out of the medians and listed, with
+    its figures in the JSON; so is one the service did not survive."""
+    sv = load_json(path)
+    errored = [r for r in sv['runs'] if 'error' in r]
+    failed = [r for r in sv['runs'] if 'error' not in r and r['failed']]
+    runs = [r for r in sv['runs'] if 'error' not in r and not r['failed']]
+    rows = service_summary(runs)
+    st = sv['settings']
+    report = {'date': datetime.date.today().isoformat(), 'kernel': kernel, 'kind': 'service',
+              'settings': st, 'ksmd': sv['ksmd'], 'recycle': sv['recycle'], 'summary': rows,
+              'runs': runs, 'failed_runs': failed, 'errored_runs': errored}
+    with open(out + '.json', 'w') as f:
+        json.dump(report, f, indent=1)
+        f.write('\n')
+    with open(out + '.svg', 'w') as f:
+        f.write(svg_panels(
+            rows, f'A pre-fork service under KSM (gunicorn, wrk), Linux {kernel}',
+            'reused: share of the tracepoint\'s events; requests/s and p99 latency as wrk reports them, '
+            'medians over the runs; green: switch on, red: switch off',
+            [('KSM write faults reused, switch on', lambda on, off: [
+                (reused_share(on['verdicts_total']), '#2a7', f'% of {sum(on["verdicts_total"].values())}')]),
+             ('requests/s', lambda on, off: [(on['rps'], '#2a7', ''), (off['rps'], '#c54', '')]),
+             ('latency p99, ms', lambda on, off: [(on['p99_ms'], '#2a7', ''), (off['p99_ms'], '#c54', '')])],
+            lambda r: (r['workers'], r['ksmd']), lambda k: f'{k[0]} workers, ksmd {k[1]}'))
+
+    def rng(r, k, fmt='.0f'):
+        return f'{r[k]:{fmt}} ({r[k + "_min"]:{fmt}}–{r[k + "_max"]:{fmt}})'
+
+    def opt(v, fmt):
+        return '–' if v is None else f'{v:{fmt}}'
+    lines = [f'A pre-fork service (tcg): Debian\'s gunicorn, sync workers, --preload, serving '
+             f'bench/workloads/service_app.py ({st["records"]} records built at import, in the master; a '
+             f'request reads one of {st["keys"]} slices), launched with PR_SET_MEMORY_MERGE in one cgroup; '
+             f'load from Debian\'s wrk, {st["connections"]} connections, {st["seconds"]} s a phase, on '
+             'loopback, every response checked. Phases, in the order they ran: warmup (the fresh '
+             'workers\' first load); steady; reload (SIGHUP a third into the load: new workers, the old '
+             'ones stopped gracefully); pressure (memory.max below the working set, swap on a loop '
+             'device); recycle (max_requests with jitter: workers exit and are forked again under load). '
+             'ksmd had two full scans before each. Medians over the runs (min–max); KSM write faults: '
+             'the guest\'s cow_ksm + ksm_wp_reuse; verdicts: the tracepoint on the master and every '
+             'worker, summed over the runs; "mapped once": KSM pages with mapcount 1 '
+             f'(/proc/kpageflags and kpagecount, {st["samples"]} samples a phase)', '',
+             '| workers | ksmd | phase | wp_reuse | requests/s | p50 ms | p99 ms | KSM write faults | '
+             'reused | copied | pages allocated | workers booted (recycled) | pages_sharing / pages_shared '
+             '| mean mapcount | KSM pages mapped once | ksmd CPU, ticks | swap-ins | '
+             'tracepoint verdicts (master\'s) |',
+             '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: '
+             '| ---: | ---: | ---: | --- |']
+    for r in rows:
+        v = ', '.join(f'{k} {n}' for k, n in sorted(r['verdicts_total'].items())) or '–'
+        m = ', '.join(f'{k} {n}' for k, n in sorted(r['master_verdicts_total'].items()))
+        once = ('–' if r['mapped_once'] is None else
+                f'{r["mapped_once"]:.0f} ({r["mapped_once_min"]}–{r["mapped_once_max"]}) of '
+                f'{r["ksm_pages_sampled"]:.0f}')
+        lines.append(f'| {r["workers"]} | {r["ksmd"]} | {r["phase"]} | {r["wp_reuse"]} | '
+                     f'{rng(r, "rps", ".1f")} | {rng(r, "p50_ms")} | {rng(r, "p99_ms")} | '
+                     f'{rng(r, "ksm_write_faults")} | '
+                     f'{r["reused"]:.0f} | {r["copied"]:.0f} | {r["allocs"]:.0f} | '
+                     f'{r["workers_booted"]:.0f} ({r["workers_recycled"]:.0f}) | '
+                     f'{opt(r["sharing_over_shared"], ".2f")} | {opt(r["mean_mapcount"], ".2f")} | {once} | '
+                     f'{r["ksmd_ticks"]:.0f} | {r["pswpin"]:.0f} | {v}' + (f' ({m})' if m else '') + ' |')
+    lines.append('')
+    for n, rc in sorted(sv['recycle'].items()):
+        lines.append(f'- recycle, {n} workers: max_requests {rc["max_requests"]}, jitter '
+                     f'{rc["max_requests_jitter"]} ({rc["from"]})')
+    checked = sum(r['checked'] for r in rows)
+    bad = sum(r['mismatch'] + r['non200'] for r in rows)
+    lines.append(f'- responses checked, switch on and off, runs in the medians: {checked}, of which '
+                 f'{bad} wrong (body or status); socket errors {sum(r["socket_errors"] for r in rows)}, '
+                 f'latencies over wrk\'s {st["wrk_timeout_s"]} s timeout (not in the percentiles) '
+                 f'{sum(r["timeouts"] for r in rows)}, OOM kills {sum(r["oom_kills"] for r in rows)}')
+    procs = [p for r in runs + failed for p in r['opt_in'].values()]
+    lines.append(f'- PR_SET_MEMORY_MERGE (ksm_merge_any in /proc/PID/ksm_stat): '
+                 f'{sum(p["merge_any"] for p in procs)} of {len(procs)} processes checked (master and '
+                 'workers, those forked during a phase too)')
+    for r in failed:
+        lines.append(f'- FAILED run, round {r["round"]}, {r["workers"]} workers, ksmd {r["ksmd"]}, '
+                     f'wp_reuse={r["wp_reuse"]} (not in the medians): {"; ".join(r["failed"])}')
+    for r in errored:
+        lines.append(f'- FAILED run, round {r["round"]}, {r["workers"]} workers, ksmd {r["ksmd"]}, '
+                     f'wp_reuse={r["wp_reuse"]}: {r["error"]}')
+    table = '\n'.join(lines) + '\n'
+    with open(out + '.md', 'w') as f:
+        f.write(table)
+    print(table)
+    print(f'written: {out}.json, {out}.svg, {out}.md')
+
+
 def headline(out, paths):
     """One row per program, ASLR, ksmd setting and phase, from the per-program
     reports' summary rows: merged pages and KSM write faults with the switch
     on, medians per phase; the share of each tracepoint verdict in every
     round's events with the switch on; pages allocated and the unit of
-    work's time, switch on / off, medians per phase."""
+    work's time, switch on / off, medians per phase. The service's report
+    (service_report()) joins with a row per worker count and phase, its
+    requests per second and latencies in the unit of work's place."""
     reports = [load_json(p) for p in paths]
     by = {}
     for path, rep in zip(paths, reports):
@@ -509,13 +686,18 @@ def headline(out, paths):
 
     def rank(workload):
         return order.index(workload) if workload in order else len(order)
+
+    def report_rank(rep):
+        return (rank(rep['summary'][0]['workload']) if rep['summary'] else len(order),
+                rep.get('kind') == 'service')
     keys = sorted({k[:4] for k in by}, key=lambda k: (rank(k[0]), k[0],
                                                        k[1] != 'on', k[2] != 'default',
-                                                       PHASES.index(k[3]) if k[3] in PHASES else 9))
+                                                       phase_rank(k[3])))
 
     def ratio(a, b):
         return f'{a / b:.2f}' if b else '–'
 
+    service = any(rep.get('kind') == 'service' for rep in reports)
     lines = [f'Real programs (tcg), {len(reports)} report{"s" if len(reports) > 1 else ""} joined '
              '(bench-report.py --headline), switch on unless on / off: merged pages '
              '(pages_sharing at the run\'s start) and KSM write faults (the guest\'s cow_ksm + '
@@ -524,10 +706,17 @@ def headline(out, paths):
              'tracepoint\'s events on the instances\' threads over all phases, which the verdict shares split. "mapped" and "swapcache" are correct copies (another mapping or swap entry); '
              '"memcg" is the rule that a page charged to another live cgroup is copied; the rest '
              '(refcount, trylock, freeze, no_stable_node) are reuses lost to a transient reference '
-             'or race.', '',
+             'or race.' + (
+                 ' The service (gunicorn with N workers under wrk, one cgroup, '
+                 'bench/workloads/service.py): merged is pages_sharing before its steady phase, the '
+                 'brackets count the master\'s and every worker\'s events, and in the last column are '
+                 'its requests per second and latency percentiles as wrk reports them, medians over the '
+                 'runs; ASLR is on, and the same layout in every worker (forks of one master).'
+                 if service else ''), '',
              '| program | ASLR | ksmd | phase | merged | KSM write faults (all phases) | reused | '
              'copied: correct | copied: memcg rule | copied: reuse lost | '
-             'pages allocated, on / off | unit of work ms, on / off |',
+             'pages allocated, on / off | unit of work ms, on / off'
+             + (' (service: requests/s, latency)' if service else '') + ' |',
              '| --- | --- | --- | --- | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: |']
     for k in keys:
         on, off = by.get(k + (1,)), by.get(k + (0,))
@@ -552,6 +741,13 @@ def headline(out, paths):
         if on.get('first_unit_ms') is not None and off.get('first_unit_ms') is not None:
             first = (f'; warm-up {on["first_unit_ms"]:.0f} / {off["first_unit_ms"]:.0f} = '
                      f'{ratio(on["first_unit_ms"], off["first_unit_ms"])}')
+        if 'rps' in on:  # the service
+            last = (f'{on["rps"]:.1f} / {off["rps"]:.1f} = {ratio(on["rps"], off["rps"])} req/s; '
+                    f'p50 {on["p50_ms"]:.0f} / {off["p50_ms"]:.0f} = {ratio(on["p50_ms"], off["p50_ms"])}, '
+                    f'p99 {on["p99_ms"]:.0f} / {off["p99_ms"]:.0f} = {ratio(on["p99_ms"], off["p99_ms"])} ms')
+        else:
+            last = (f'{on["unit_ms"]:.0f} / {off["unit_ms"]:.0f} = {ratio(on["unit_ms"], off["unit_ms"])}'
+                    f'{first}')
         lines.append(
             f'| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {on["pages_sharing_merged"]:.0f} | '
             f'{on["ksm_write_faults"]:.0f} ({total}) | '
@@ -559,13 +755,20 @@ def headline(out, paths):
             f'{share(CORRECT_COPIES)} | ' + (pct(v.get('memcg', 0)) if total else '–') + ' | '
             f'{share(lost)} | '
             f'{on["allocs"]:.0f} / {off["allocs"]:.0f} = {ratio(on["allocs"], off["allocs"])} | '
-            f'{on["unit_ms"]:.0f} / {off["unit_ms"]:.0f} = {ratio(on["unit_ms"], off["unit_ms"])}'
-            f'{first} |')
+            f'{last} |')
     lines.append('')
-    for path, rep in sorted(zip(paths, reports), key=lambda pr: rank(pr[1]['summary'][0]['workload'])):
+    for path, rep in sorted(zip(paths, reports), key=lambda pr: report_rank(pr[1])):
         runs = rep.get('runs', [])
         lines.append(f'- {os.path.basename(path)}: {rep.get("date")}, kernel {rep.get("kernel")}, '
                      f'{len(runs)} runs, {len({r["round"] for r in runs})} rounds')
+        if rep.get('kind') == 'service':
+            rows = rep['summary']
+            lines.append(f'  - every response checked, switch on and off: {sum(r["checked"] for r in rows)}, '
+                         f'{sum(r["mismatch"] + r["non200"] for r in rows)} wrong (body or status)')
+            for r in rep['failed_runs'] + rep['errored_runs']:
+                lines.append(f'  - FAILED run, round {r["round"]}, {r["workers"]} workers, ksmd {r["ksmd"]}, '
+                             f'wp_reuse={r["wp_reuse"]}: ' + r.get('error', '; '.join(r.get('failed', []))))
+            continue
         for w, c in rep.get('checksums', {}).items():
             lines.append(f'  - {w}: every instance\'s output, switch on and off: '
                          + ('the same' if len(c) == 1 else f'DIFFERS ({len(c)} distinct checksums)'))
@@ -592,14 +795,19 @@ def main():
         if dirs:
             modes[mode], benches[mode] = mode_summary(dirs)
     workloads = os.path.join(raw, 'workloads', 'workloads.json')
-    if not modes and not os.path.exists(workloads):
-        sys.exit(f'bench-report.py: no <mode>-<boot>/bench.json nor workloads/workloads.json under {raw}')
+    service = os.path.join(raw, 'service', 'service.json')
+    if not modes and not os.path.exists(workloads) and not os.path.exists(service):
+        sys.exit(f'bench-report.py: no <mode>-<boot>/bench.json, workloads/workloads.json nor '
+                 f'service/service.json under {raw}')
     os.makedirs(results, exist_ok=True)
     base = os.path.join(results, f'{datetime.date.today().isoformat()}-{kernel}')
     if modes:
         fault_report(raw, kernel, base, modes, benches)
     if os.path.exists(workloads):
         workloads_report(workloads, kernel, base)
+    if os.path.exists(service):
+        service_report(service, kernel, f'{base}-workloads-service')
+    if os.path.exists(workloads) or os.path.exists(service):
         # The programs may have run in separate invocations (WORKLOADS=python,
         # then node, ...): join the day's per-program reports into the one
         # table README and the cover letter lead with.

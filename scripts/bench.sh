@@ -20,7 +20,16 @@
 # PR_SET_MEMORY_MERGE in a cgroup of its own (bench/workloads/run.py):
 # WORKLOADS (default "python node java"; empty skips them), WORKLOAD_ROUNDS
 # (5), WORKLOAD_ASLR ("on off"), WORKLOAD_KSMD ("default aggressive").
-# BENCH_MODES= (empty) runs only that boot.
+# WORKLOADS may also name "service", not in the default: a pre-fork Python
+# service, Debian's gunicorn under load from Debian's wrk
+# (bench/workloads/service.py), in a TCG boot of its own after the
+# programs': WORKLOAD_ROUNDS rounds x SERVICE_WORKERS ("4 8") x SERVICE_KSMD
+# ("default") x the switch; its sizes SERVICE_SECONDS (of load per phase,
+# 25), SERVICE_RECORDS, SERVICE_KEYS, SERVICE_CONNECTIONS,
+# SERVICE_WRK_THREADS, SERVICE_WRK_TIMEOUT, SERVICE_SAMPLES,
+# SERVICE_WORKER_LIFE, SERVICE_MAX_REQUESTS and SERVICE_PORT, if set, go to
+# the guest (service.py says what each does).
+# BENCH_MODES= (empty) runs only those boots.
 KBUILD_CONFIG=bench
 . "$(dirname "$0")/lib.sh"
 export KBUILD_CONFIG KOUT
@@ -38,9 +47,30 @@ for m in $MODES; do
 	case $m in tcg | icount) ;; *) die "BENCH_MODES: $m is not a mode (tcg, icount)" ;; esac
 done
 [ -n "$MODES$WORKLOADS" ] || die "BENCH_MODES and WORKLOADS are both empty: nothing to run"
+# The programs run in one boot, the service in one of its own.
+programs='' service=''
 for w in $WORKLOADS; do
-	case $w in python | node | java) ;; *) die "WORKLOADS: $w is not a workload (python, node, java)" ;; esac
+	case $w in
+	python | node | java) programs+="${programs:+ }$w" ;;
+	service) service=1 ;;
+	*) die "WORKLOADS: $w is not a workload (python, node, java, service)" ;;
+	esac
 done
+SERVICE_WORKERS=${SERVICE_WORKERS:-4 8}
+SERVICE_KSMD=${SERVICE_KSMD:-default}
+SERVICE_SIZES="SERVICE_SECONDS SERVICE_RECORDS SERVICE_KEYS SERVICE_CONNECTIONS SERVICE_WRK_THREADS
+	SERVICE_WRK_TIMEOUT SERVICE_SAMPLES SERVICE_WORKER_LIFE SERVICE_MAX_REQUESTS SERVICE_PORT"
+if [ -n "$service" ]; then
+	for n in $SERVICE_WORKERS; do
+		case $n in *[!0-9]* | 0*) die "SERVICE_WORKERS: $n is not a number of workers, 1 or more" ;; esac
+	done
+	for k in $SERVICE_KSMD; do
+		case $k in default | aggressive) ;; *) die "SERVICE_KSMD: $k is not default or aggressive" ;; esac
+	done
+	for v in $SERVICE_SIZES; do
+		case ${!v-1} in '' | *[!0-9]* | 0*) die "$v=${!v}: give a whole number, 1 or more" ;; esac
+	done
+fi
 for a in $WORKLOAD_ASLR; do
 	case $a in on | off) ;; *) die "WORKLOAD_ASLR: $a is not on or off" ;; esac
 done
@@ -106,18 +136,38 @@ fi
 
 # Real programs, in a TCG boot of their own: their rounds take long (ksmd's
 # full scans at its default pace), and they need no other part.
-if [ -n "$WORKLOADS" ]; then
+if [ -n "$programs" ]; then
 	out=$raw/workloads
 	mkdir -p "$out"
 	# A run (one program, ASLR and ksmd setting, switch position) took about
 	# 30 s under TCG for CPython and Node.js and 70 s for the JVM: allow 5
 	# minutes each.
-	runs=$(($(wc -w <<<"$WORKLOADS") * $(wc -w <<<"$WORKLOAD_ASLR") * $(wc -w <<<"$WORKLOAD_KSMD") * 2 * WORKLOAD_ROUNDS))
-	step "Real programs: $WORKLOADS, $WORKLOAD_ROUNDS rounds x ASLR $WORKLOAD_ASLR x ksmd $WORKLOAD_KSMD x wp_reuse=1,0: $runs runs of 30-80 s (raw output in $out)"
+	runs=$(($(wc -w <<<"$programs") * $(wc -w <<<"$WORKLOAD_ASLR") * $(wc -w <<<"$WORKLOAD_KSMD") * 2 * WORKLOAD_ROUNDS))
+	step "Real programs: $programs, $WORKLOAD_ROUNDS rounds x ASLR $WORKLOAD_ASLR x ksmd $WORKLOAD_KSMD x wp_reuse=1,0: $runs runs of 30-80 s (raw output in $out)"
 	VM_TIMEOUT=$((runs * 300 + 900)) VM_OUT=$out "$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-bench.sh" \
 		"$out" "$bin" "$PAGES" "$ROUNDS" "$CHURN" workloads \
-		"$WORKLOADS" "$WORKLOAD_ROUNDS" "$WORKLOAD_ASLR" "$WORKLOAD_KSMD" ||
+		"$programs" "$WORKLOAD_ROUNDS" "$WORKLOAD_ASLR" "$WORKLOAD_KSMD" ||
 		warn "the real programs failed in their guest (see $out); reporting what there is"
+fi
+
+# The pre-fork service, in a TCG boot of its own as well.
+if [ -n "$service" ]; then
+	out=$raw/service
+	mkdir -p "$out"
+	# A run is five phases of SERVICE_SECONDS of load and twelve full scans
+	# of ksmd between them: about 5 minutes with 4 workers and 7 with 8 at
+	# the defaults (an estimate: time it on the first run); allow 20.
+	runs=$(($(wc -w <<<"$SERVICE_WORKERS") * $(wc -w <<<"$SERVICE_KSMD") * 2 * WORKLOAD_ROUNDS))
+	# The guest gets the sizes that are set through env(1).
+	service_env=("SERVICE_WORKERS=$SERVICE_WORKERS")
+	for v in $SERVICE_SIZES; do
+		[ -z "${!v:-}" ] || service_env+=("$v=${!v}")
+	done
+	step "Pre-fork service: gunicorn with $SERVICE_WORKERS workers under wrk, $WORKLOAD_ROUNDS rounds x ksmd $SERVICE_KSMD x wp_reuse=1,0: $runs runs of about 5-7 min (raw output in $out)"
+	VM_TIMEOUT=$((runs * 1200 + 900)) VM_OUT=$out "$PROJECT_DIR/scripts/vm.sh" env "${service_env[@]}" \
+		"$PROJECT_DIR/scripts/guest-bench.sh" "$out" "$bin" "$PAGES" "$ROUNDS" "$CHURN" workloads \
+		service "$WORKLOAD_ROUNDS" on "$SERVICE_KSMD" ||
+		warn "the service failed in its guest (see $out); reporting what there is"
 fi
 
 step "Report"

@@ -13,7 +13,10 @@
 #            after the LRU drain, while bench-steps.py (gdb, on the host)
 #            single-steps their first faults: nothing else
 #   workloads  only the real programs of WORKLOADS (bench/workloads/run.py,
-#            with the launcher built next to BENCH)
+#            with the launcher built next to BENCH); WORKLOADS=service
+#            alone: the pre-fork service (bench/workloads/service.py), with
+#            SERVICE_WORKERS workers ("4 8") and the ksmd settings of KSMD,
+#            ASLR unused (every worker is a fork of one master)
 set -eu
 OUT=$1 BENCH=$2 PAGES=$3 ROUNDS=$4 CHURN=$5 PARTS=$6
 WORKLOADS=${7:-} WORKLOAD_ROUNDS=${8:-5} ASLR=${9:-on off} KSMD=${10:-default}
@@ -50,6 +53,15 @@ if [ "$PARTS" = steps ]; then
 fi
 if [ "$PARTS" = workloads ]; then
 	[ -n "$WORKLOADS" ] || { echo "guest-bench.sh: PARTS=workloads needs WORKLOADS" >&2; exit 2; }
+	if [ "$WORKLOADS" = service ]; then
+		echo "== pre-fork service: gunicorn, ${SERVICE_WORKERS:=4 8} workers, $WORKLOAD_ROUNDS rounds x ksmd $KSMD x wp_reuse=1,0"
+		teed "$OUT/service.txt" /usr/bin/python3 "$(dirname "$0")/../bench/workloads/service.py" \
+			"$OUT" "$(dirname "$BENCH")" "$WORKLOAD_ROUNDS" "$SERVICE_WORKERS" "$KSMD"
+		exit 0
+	fi
+	case " $WORKLOADS " in
+	*" service "*) echo "guest-bench.sh: the service runs in a boot of its own: WORKLOADS=service alone" >&2; exit 2 ;;
+	esac
 	echo "== real programs: $WORKLOADS, $WORKLOAD_ROUNDS rounds x ASLR $ASLR x ksmd $KSMD x wp_reuse=1,0"
 	teed "$OUT/workloads.txt" /usr/bin/python3 "$(dirname "$0")/../bench/workloads/run.py" \
 		"$OUT" "$(dirname "$BENCH")" "$WORKLOAD_ROUNDS" "$WORKLOADS" "$ASLR" "$KSMD"

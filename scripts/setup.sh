@@ -7,7 +7,7 @@
 APT_PACKAGES=(build-essential flex bison bc libelf-dev libssl-dev cpio rsync
 	kmod xz-utils git python3 libnuma-dev libcap-dev busybox-static
 	linux-perf shellcheck numactl udev liburing-dev ccache debhelper file libdw-dev
-	nodejs default-jre-headless)
+	nodejs default-jre-headless gunicorn wrk)
 
 [ "$(id -u)" -eq 0 ] || die "setup installs packages: run it as root"
 . /etc/os-release

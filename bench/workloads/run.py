@@ -34,6 +34,9 @@ ksm_wp_reuse, pswpin and pswpout counters. The run also records ksmd's CPU time 
 pages_sharing. A run in which an instance dies (an OOM kill under the
 pressure phase's limit, a crash) is recorded with the error instead, and
 the next run goes on. Output: OUTDIR/workloads.json, and a line per run.
+
+The helpers up to start() are shared with service.py (the pre-fork
+service), which imports them.
 """
 import errno
 import json
@@ -69,6 +72,7 @@ WORKLOADS = {
 }
 # A trace line with options/record-tgid: "comm-TID (TGID) [CPU] ... event: fields".
 EVENT = re.compile(r"-\d+\s+\(\s*(\d+|-+)\)\s+\[\d+\].*?\s(ksm_wp_reuse|mm_page_alloc): (.*)$")
+PROG = os.path.basename(sys.argv[0])  # run.py or service.py, for messages
 
 
 class InstanceDied(Exception):
@@ -108,39 +112,98 @@ def wait_scans(n, timeout=600):
     start, t0 = int(read(KSM + "full_scans")), time.time()
     while int(read(KSM + "full_scans")) < start + n:
         if time.time() - t0 > timeout:
-            raise SystemExit(f"run.py: ksmd did not finish {n} full scans in {timeout} s")
+            raise SystemExit(f"{PROG}: ksmd did not finish {n} full scans in {timeout} s")
         time.sleep(0.2)
 
 
-def trace_on(procs):
-    """Trace the events of procs' threads, and of every thread they create
-    while the phase runs (a runtime starts GC and JIT threads on demand):
-    set_event_pid with event-fork, each event tagged with its process."""
+def set_ksmd(setting):
+    for k, v in KSMD[setting].items():
+        write(KSM + k, v)
+
+
+def cgroup_parent():
+    """CG, new and empty (a stale one from an aborted run removed), with
+    the memory controller on for its children."""
+    write("/sys/fs/cgroup/cgroup.subtree_control", "+memory")
+    if os.path.isdir(CG):
+        for d in os.listdir(CG):
+            if os.path.isdir(f"{CG}/{d}"):
+                os.rmdir(f"{CG}/{d}")
+        os.rmdir(CG)
+    os.mkdir(CG)
+    write(CG + "/cgroup.subtree_control", "+memory")
+
+
+def loop_swap(mib=0):
+    """Swap on a loop device of mib MiB, alone; 0: back to the swap before."""
+    subprocess.run([LOOP_SWAP, "on", str(mib)] if mib else [LOOP_SWAP, "off"], check=True)
+
+
+def squeeze(cg, what):
+    """Put cgroup cg (named what in a warning) under memory pressure:
+    reclaim to about half its charge, then memory.max an eighth of the
+    charge above what is left, below its working set. Returns the charge
+    before, what reclaim left, and the limit; memory.max stays set."""
+    charged = int(read(cg + "/memory.current"))
+    # Reclaim first, then the limit: a limit far below the charge makes the
+    # write to memory.max reclaim all at once, and can OOM-kill when it
+    # finds the pages just merged still referenced.
+    try:
+        write(cg + "/memory.reclaim", charged // 2)
+    except OSError as e:
+        if e.errno != errno.EAGAIN:  # reclaimed less than asked
+            raise
+    left = int(read(cg + "/memory.current"))
+    limit = left + charged // 8
+    if limit >= charged:
+        print(f"{PROG}: warning: pressure: reclaim left {what} at {left} of {charged} bytes: "
+              "its limit is no pressure", file=sys.stderr)
+    write(cg + "/memory.max", limit)
+    return {"charged_before": charged, "after_reclaim": left, "memory_max": limit}
+
+
+def trace_create(buffer_kb):
+    """The tracefs instance TRACE, each CPU's buffer buffer_kb KiB."""
+    if not os.path.isdir(TRACE):
+        os.mkdir(TRACE)
+    write(TRACE + "/buffer_size_kb", buffer_kb)
+
+
+def trace_remove():
+    os.rmdir(TRACE)
+
+
+def trace_on(pids):
+    """Trace the events of the threads of the processes pids, and of every
+    thread and process they create while the phase runs (a runtime starts GC
+    and JIT threads on demand, a pre-fork server its workers): set_event_pid
+    with event-fork, each event tagged with its process."""
     write(TRACE + "/trace", "")
     write(TRACE + "/options/event-fork", 1)
     write(TRACE + "/options/record-tgid", 1)
     write(TRACE + "/set_event_pid",
-          " ".join(t for p in procs for t in os.listdir(f"/proc/{p.pid}/task")))
+          " ".join(t for p in pids for t in os.listdir(f"/proc/{p}/task")))
     write(TRACE + "/events/kmem/mm_page_alloc/filter", "0")  # the pid list filters
     write(TRACE + "/events/kmem/mm_page_alloc/enable", 1)
     write(TRACE + "/events/ksm/ksm_wp_reuse/enable", 1)
 
 
-def trace_off(procs):
-    """What procs' threads did, by process."""
+def trace_off(pids=None):
+    """What the traced threads did, by process: of the processes pids, or
+    (None) of every process traced, 0 for events whose process the trace
+    did not record."""
     write(TRACE + "/events/ksm/ksm_wp_reuse/enable", 0)
     write(TRACE + "/events/kmem/mm_page_alloc/enable", 0)
-    pids = {p.pid for p in procs}
     per = {}
     with open(TRACE + "/trace") as f:
         for line in f:
             m = EVENT.search(line)
             if not m:
                 continue
-            tgid, event, rest = m.group(1), m.group(2), m.group(3)
-            if not tgid.isdigit() or int(tgid) not in pids:
+            tgid, event, rest = int(m.group(1)) if m.group(1).isdigit() else 0, m.group(2), m.group(3)
+            if pids is not None and tgid not in pids:
                 continue
-            d = per.setdefault(int(tgid), {"verdicts": {}, "allocs": 0})
+            d = per.setdefault(tgid, {"verdicts": {}, "allocs": 0})
             if event == "mm_page_alloc":
                 order = re.search(r"order=(\d+)", rest)
                 d["allocs"] += 1 << int(order.group(1)) if order else 1
@@ -151,7 +214,7 @@ def trace_off(procs):
     for cpu in os.listdir(TRACE + "/per_cpu"):
         stats = read(f"{TRACE}/per_cpu/{cpu}/stats")
         if int(stats.split("overrun: ")[1].split()[0]):
-            raise SystemExit(f"run.py: the trace buffer of {cpu} overran: enlarge buffer_size_kb")
+            raise SystemExit(f"{PROG}: the trace buffer of {cpu} overran: enlarge buffer_size_kb")
     write(TRACE + "/set_event_pid", "")
     return per
 
@@ -178,7 +241,7 @@ def phase(name, procs, fresh=None):
     (fresh: the one just started, whose unit is its first)."""
     counters = ("cow_ksm", "ksm_wp_reuse", "pswpin", "pswpout")
     v0 = vmstat(*counters)
-    trace_on(procs)
+    trace_on([p.pid for p in procs])
     for p in procs:
         p.stdin.write("pass\n")
         p.stdin.flush()
@@ -191,7 +254,7 @@ def phase(name, procs, fresh=None):
                                f"(exit status {p.wait()}; its cgroup's memory.events: {events})")
         _, checksum, ns = line.split()
         out[p.pid] = {"checksum": int(checksum), "ns": int(ns)}
-    per = trace_off(procs)
+    per = trace_off({p.pid for p in procs})
     v1 = vmstat(*counters)
     inst = [dict(out[p.pid], **per.get(p.pid, {"verdicts": {}, "allocs": 0}),
                  instance=p.index, first=p is fresh)
@@ -203,37 +266,21 @@ def phase(name, procs, fresh=None):
 def pressure(procs):
     """The pressure phase: memory.max below each instance's working set,
     swap on a loop device alone; then everything back."""
-    charged = {p.index: int(read(p.cg + "/memory.current")) for p in procs}
-    reclaimed, limits = {}, {}
+    squeezed = {}
     try:
         # Room for everything charged, whatever reclaim picks.
-        subprocess.run([LOOP_SWAP, "on", str(sum(charged.values()) // 2**20 + 64)], check=True)
+        loop_swap(sum(int(read(p.cg + "/memory.current")) for p in procs) // 2**20 + 64)
         for p in procs:
-            # Reclaim first, then the limit: a limit far below the charge
-            # makes the write to memory.max reclaim all at once, and can
-            # OOM-kill when it finds the pages just merged still referenced.
-            try:
-                write(p.cg + "/memory.reclaim", charged[p.index] // 2)
-            except OSError as e:
-                if e.errno != errno.EAGAIN:  # reclaimed less than asked
-                    raise
-            reclaimed[p.index] = int(read(p.cg + "/memory.current"))
-            limits[p.index] = reclaimed[p.index] + charged[p.index] // 8
-            if limits[p.index] >= charged[p.index]:
-                print(f"run.py: warning: pressure: reclaim left instance {p.index} at "
-                      f"{reclaimed[p.index]} of {charged[p.index]} bytes: its limit is no pressure",
-                      file=sys.stderr)
-            write(p.cg + "/memory.max", limits[p.index])
+            squeezed[p.index] = squeeze(p.cg, f"instance {p.index}")
         ph = phase("pressure", procs)
     finally:
         for p in procs:
             if os.path.isdir(p.cg):
                 write(p.cg + "/memory.max", "max")
         # swapoff reads every swapped page back in.
-        subprocess.run([LOOP_SWAP, "off"], check=True)
+        loop_swap(0)
     for i in ph["instances"]:
-        k = i["instance"]
-        i["charged_before"], i["after_reclaim"], i["memory_max"] = charged[k], reclaimed[k], limits[k]
+        i.update(squeezed[i["instance"]])
     return ph
 
 
@@ -247,8 +294,7 @@ def stop(p):
 
 def one_run(launch, workload, aslr, ksmd, wp):
     write(KSM + "wp_reuse", wp)
-    for k, v in KSMD[ksmd].items():
-        write(KSM + k, v)
+    set_ksmd(ksmd)
     procs, t0 = [], time.time()
     try:
         for i in range(INSTANCES):
@@ -311,17 +357,8 @@ def main():
                         "-d", JAVA_CLASSES, os.path.join(HERE, "Heap.java")],
                        check=True)
     write(KSM + "run", 1)
-    write("/sys/fs/cgroup/cgroup.subtree_control", "+memory")
-    if os.path.isdir(CG):
-        for d in os.listdir(CG):
-            if os.path.isdir(f"{CG}/{d}"):
-                os.rmdir(f"{CG}/{d}")
-        os.rmdir(CG)
-    os.mkdir(CG)
-    write(CG + "/cgroup.subtree_control", "+memory")
-    if not os.path.isdir(TRACE):
-        os.mkdir(TRACE)
-    write(TRACE + "/buffer_size_kb", 16384)
+    cgroup_parent()
+    trace_create(16384)
     runs = []
     try:
         for r in range(int(rounds)):
@@ -345,11 +382,10 @@ def main():
                                   flush=True)
     finally:
         write(KSM + "wp_reuse", 1)
-        for k, v in KSMD["default"].items():
-            write(KSM + k, v)
+        set_ksmd("default")
         with open(os.path.join(out, "workloads.json"), "w") as f:
             json.dump({"instances": INSTANCES, "ksmd": KSMD, "runs": runs}, f, indent=1)
-        os.rmdir(TRACE)
+        trace_remove()
 
 
 if __name__ == "__main__":
