@@ -102,7 +102,9 @@ with_progress() { # with_progress LOG CMD...
 	shown=$start
 	"$@" >>"$log" 2>&1 &
 	pid=$!
-	trap 'kill $pid 2>/dev/null' INT TERM
+	# CMD runs in a subshell: stop its children too (make, which then
+	# removes the targets it was building), not the subshell alone.
+	trap 'pkill -TERM -P $pid 2>/dev/null; kill $pid 2>/dev/null' INT TERM
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 1
 		[ $(($(date +%s) - shown)) -ge 15 ] || continue
