@@ -187,7 +187,10 @@ mod fault {
             let fault = WpFault {
                 // SAFETY: A fault runs with the mmap or VMA read lock held, for longer than this.
                 vma: unsafe { VmaRef::from_raw(vma) },
-                // SAFETY: The locked PTE maps `folio`, so it stays valid until we return.
+                // SAFETY: The locked PTE maps `folio`, so it stays valid until we return. Its
+                // count is never frozen while Rust runs: whoever else freezes an anon folio has
+                // unmapped it first, which our PTE lock prevents, and `ksm_folio_to_anon()`
+                // unfreezes it before it returns.
                 folio: unsafe { Folio::from_raw(folio) },
                 address,
                 _brand: PhantomData,

@@ -76,7 +76,8 @@ stress_suite() { # stress_suite NAME ARGS...
 		storm=$!
 		taskset -p -c 1 "$storm" >/dev/null
 	fi
-	run_suite "$name" "$MM/ksm_wp_reuse_stress" -d "$secs" -m a \
+	# This guest is the stress test's own machine: it may change all of it.
+	run_suite "$name" env KSM_WP_REUSE_INTRUSIVE=1 "$MM/ksm_wp_reuse_stress" -d "$secs" -m a \
 		${STRESS_SEED:+-s "$STRESS_SEED"} ${STRESS_REUSE_TARGET:+-n "$STRESS_REUSE_TARGET"} \
 		${STRESS_WP_FLIP_MS:+-w "$STRESS_WP_FLIP_MS"} ${STRESS_SWAP_PRESSURE:+-S} "$@"
 	if [ -n "$storm" ]; then

@@ -139,22 +139,6 @@
 #define ALLOC_EVENT_DIR		"events/kmem/mm_page_alloc"
 
 /*
- * Opt-in for what changes the machine beyond the test's own processes and
- * the knobs it restores (see the top of the file).
- */
-#define INTRUSIVE_ENV		"KSM_WP_REUSE_INTRUSIVE"
-
-static bool intrusive(void)
-{
-	const char *v = getenv(INTRUSIVE_ENV);
-
-	return v && !strcmp(v, "1");
-}
-
-/* Ends the reason a case skips for not being in the intrusive mode. */
-#define INTRUSIVE_ONLY	": run with " INTRUSIVE_ENV "=1 (on a machine of its own)"
-
-/*
  * SKIP() from a helper returns from the helper only: this ends the whole
  * case (the parent runs the teardown), as a skip unless it failed already.
  */

@@ -55,6 +55,12 @@
  *
  * Results (TAP): no content mismatch, KSM counters converge, guest
  * responsive. The caller checks dmesg.
+ *
+ * All of it changes the whole machine: every KSM page of it is unmerged
+ * (run=2), ksmd runs flat out, merge_across_nodes and max_page_sharing
+ * change, memory is compacted and, with -S, swapped to a device of the
+ * test's own. So it runs only with KSM_WP_REUSE_INTRUSIVE=1, on a machine of
+ * its own (a throwaway VM), and otherwise skips, saying so.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -2285,6 +2291,9 @@ int main(int argc, char **argv)
 	pagesize = getpagesize();
 	parse_opts(argc, argv);
 	ksft_print_header();
+	if (!intrusive())
+		ksft_exit_skip("it unmerges every KSM page of the machine, runs ksmd flat out and compacts memory"
+			       INTRUSIVE_ONLY "\n");
 	check_requirements();
 	ksft_set_plan(3);
 	setup(&base, &reuse0, &cow0);

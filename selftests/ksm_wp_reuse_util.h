@@ -20,6 +20,23 @@
 #include <sys/mman.h>
 #include <linux/loop.h>
 
+/*
+ * Opt-in for what changes the machine beyond the tests' own processes and
+ * the knobs they restore: KSM_WP_REUSE_INTRUSIVE=1, on a machine of the
+ * tests' own (a throwaway VM).
+ */
+#define INTRUSIVE_ENV		"KSM_WP_REUSE_INTRUSIVE"
+
+static inline bool intrusive(void)
+{
+	const char *v = getenv(INTRUSIVE_ENV);
+
+	return v && !strcmp(v, "1");
+}
+
+/* Ends the reason a case skips for not being in the intrusive mode. */
+#define INTRUSIVE_ONLY	": run with " INTRUSIVE_ENV "=1 (on a machine of its own)"
+
 static inline int write_str(const char *path, const char *s)
 {
 	ssize_t len = strlen(s), ret;

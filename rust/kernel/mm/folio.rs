@@ -54,9 +54,13 @@ unsafe impl AlwaysRefCounted for Folio {
 }
 
 impl Folio {
-    /// Allocates a folio of `1 << order` pages.
+    /// Allocates a folio of `1 << order` pages; fails for an order above `MAX_PAGE_ORDER`.
     #[inline]
     pub fn alloc(flags: Flags, order: u32) -> Result<ARef<Self>, AllocError> {
+        // The page allocator warns on such an order: a caller's mistake, not the system's.
+        if order > bindings::MAX_PAGE_ORDER {
+            return Err(AllocError);
+        }
         // SAFETY: Any flags and order are accepted; a failed allocation returns NULL.
         let ptr = unsafe { bindings::folio_alloc(flags.as_raw(), order) };
         let ptr = NonNull::new(ptr).ok_or(AllocError)?;
@@ -151,6 +155,10 @@ impl Folio {
 
 /// A locked folio; unlocks it when dropped.
 ///
+/// A guard given to [`core::mem::forget`] leaves the folio locked for good: whoever waits for the
+/// lock waits forever, and freeing the folio reports a bad page state. Not undefined behaviour,
+/// but a bug.
+///
 /// # Invariants
 ///
 /// This guard owns the folio lock of `folio`.
@@ -200,6 +208,11 @@ mod tests {
         let second = large.clone();
         assert_eq!(second.pfn(), large.pfn());
         Ok(())
+    }
+
+    #[test]
+    fn alloc_refuses_an_order_above_the_maximum() {
+        assert!(Folio::alloc(GFP_KERNEL, bindings::MAX_PAGE_ORDER + 1).is_err());
     }
 
     #[test]
