@@ -2292,8 +2292,7 @@ int main(int argc, char **argv)
 	parse_opts(argc, argv);
 	ksft_print_header();
 	if (!intrusive())
-		ksft_exit_skip("it unmerges every KSM page of the machine, runs ksmd flat out and compacts memory"
-			       INTRUSIVE_ONLY "\n");
+		ksft_exit_skip("it changes the whole machine's KSM" INTRUSIVE_ONLY "\n");
 	check_requirements();
 	ksft_set_plan(3);
 	setup(&base, &reuse0, &cow0);
