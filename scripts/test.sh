@@ -7,7 +7,7 @@
 
 # The guest suites (scripts/guest-test.sh runs them in this order). kunit is
 # the boot log the guest saves; a suite that leaves no log counts as failed.
-GUEST_SUITES=(basics ksm_wp_reuse ksm_wp_reuse_classic_lru stress stress_reuse demo ksm_functional_tests ksm_tests cow gup_longterm dmesg)
+GUEST_SUITES=(basics ksm_wp_reuse ksm_wp_reuse_classic_lru stress stress_reuse demo ksm_functional_tests ksm_tests cow gup_longterm kasan_canary dmesg)
 
 results=$CACHE_DIR/results/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$results"

@@ -43,11 +43,15 @@ half=$((VM_MEM_MB / 2))
 qemu_opts="-smp 2,sockets=2,cores=1,threads=1"
 [ "$VM_ICOUNT" = 0 ] || qemu_opts+=" -accel tcg,thread=single -icount shift=0,sleep=off"
 [ -z "$VM_GDB_PORT" ] || qemu_opts+=" -gdb tcp:127.0.0.1:$VM_GDB_PORT"
+# KASAN reports only the first bug it finds unless told otherwise: a
+# deliberate one (the kasan_canary suite) must not hide a real one.
+append=page_owner=on
+! grep -q '^CONFIG_KASAN=y' "$KOUT/.config" || append+=" kasan_multi_shot"
 vng_args=(--run "$KOUT" --memory "${VM_MEM_MB}M" --cpus 2
 	--numa "${half}M,cpus=0" --numa "${half}M,cpus=1"
 	--qemu-opts="$qemu_opts"
 	--user root --cwd /
-	--append page_owner=on)
+	--append "$append")
 
 # Sets kvm_why to the reason when KVM cannot be used.
 kvm_usable() {
