@@ -51,6 +51,15 @@ PHASE_ORDER = ('warmup', 'steady', 'restart', 'recycle', 'reload', 'pressure', '
 CORRECT_COPIES = ('mapped', 'swapcache')
 
 
+
+def write_table(out, lines):
+    """A report's table: OUT.md, and on stdout with the files written."""
+    table = '\n'.join(lines) + '\n'
+    with open(out + '.md', 'w') as f:
+        f.write(table)
+    print(table)
+    print(f'written: {out}.json, {out}.svg, {out}.md')
+
 def load_json(path):
     with open(path) as f:
         return json.load(f)
@@ -498,11 +507,7 @@ def program_report(runs, wl, kernel, out):
     for r in failed:
         lines.append(f'- FAILED run, round {r["round"]}, ASLR {r["aslr"]}, ksmd {r["ksmd"]}, '
                      f'wp_reuse={r["wp_reuse"]}: {r["error"]}')
-    table = '\n'.join(lines) + '\n'
-    with open(out + '.md', 'w') as f:
-        f.write(table)
-    print(table)
-    print(f'written: {out}.json, {out}.svg, {out}.md')
+    write_table(out, lines)
 
 
 def add_verdicts(total, verdicts):
@@ -658,11 +663,7 @@ def service_report(path, kernel, out):
     for r in errored:
         lines.append(f'- FAILED run, round {r["round"]}, {r["workers"]} workers, ksmd {r["ksmd"]}, '
                      f'wp_reuse={r["wp_reuse"]}: {r["error"]}')
-    table = '\n'.join(lines) + '\n'
-    with open(out + '.md', 'w') as f:
-        f.write(table)
-    print(table)
-    print(f'written: {out}.json, {out}.svg, {out}.md')
+    write_table(out, lines)
 
 
 def headline(out, paths):
