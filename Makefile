@@ -10,7 +10,7 @@
 
 S := scripts
 export KERNEL_SRC VM_ACCEL CACHE_DIR DURATION SEED MIX REUSE_TARGET WP_FLIP_MS FLIP_STORM SWAP_PRESSURE STRESS_KERNEL
-export BASE_CONFIG PACKAGE_KERNEL
+export BASE_CONFIG PACKAGE_KERNEL GUEST_ONLY
 # KERNEL=kasan: the steps make test runs (config, kernel, selftests, the
 # guest) take the KASAN kernel, built with LLVM (kasan/config.fragment)
 ifneq ($(KERNEL),)
@@ -28,7 +28,7 @@ run: tree
 	$(S)/overlay.sh
 	KERNEL=$(KERNEL) $(S)/demo.sh $(DEMO_ARGS)
 
-## make test   everything CI runs; last line "N passed, N failed, N skipped" (KERNEL=kasan: on the KASAN kernel)
+## make test   everything CI runs; last line "N passed, N failed, N skipped" (KERNEL=kasan: on the KASAN kernel; GUEST_ONLY=1: the guest suites alone)
 test: selftests
 	$(S)/test.sh
 
@@ -61,7 +61,7 @@ bench: tree
 	$(S)/overlay.sh
 	$(S)/bench.sh
 
-## make stress  DURATION=300 SEED=n MIX=hostile|reuse REUSE_TARGET=n WP_FLIP_MS=n FLIP_STORM=1 SWAP_PRESSURE=1 STRESS_KERNEL=test|bench|kcsan|kasan: the stress run
+## make stress  DURATION=300 SEED=n MIX=hostile|reuse|swapcache REUSE_TARGET=n WP_FLIP_MS=n FLIP_STORM=1 SWAP_PRESSURE=1 STRESS_KERNEL=test|bench|kcsan|kasan: the stress run
 stress: selftests
 	$(S)/stress.sh
 

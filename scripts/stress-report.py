@@ -36,8 +36,8 @@ SEED_RE = re.compile(r'^# seed (\d+);')
 REPORT_RE = re.compile(r'^# report: ([\d.]+) s,')
 FAULTS_RE = re.compile(r'faults: ksm_wp_reuse \+(\d+) \([\d.]+/s\) cow_ksm \+(\d+)')
 FLIPS_RE = re.compile(r' wp_reuse flips (\d+)')
-SWAP_RE = re.compile(r'^# swap pressure \(.*\): pswpin (-?\d+), pswpout (-?\d+); '
-                     r'.*: reused (-?\d+) \(slot freed\), refused (-?\d+)')
+SWAP_RE = re.compile(r'^# swap(?: pressure|-cache mix) \(.*\): pswpin (-?\d+), pswpout (-?\d+); '
+                     r'.*: reused (-?\d+) \(slot freed[^)]*\), refused (-?\d+)')
 PROGRESS_RE = re.compile(r'^# (\d+) s: ksm_wp_reuse \+(\d+), cow_ksm \+(\d+)'
                          r'(?:; swap cache: reused (-?\d+), refused (-?\d+))?')
 STORM_RE = re.compile(r'^# flip storm: (\d+) flips')

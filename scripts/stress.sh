@@ -5,6 +5,10 @@
 # the guest's log. SEED=n reproduces a run. Pass/fail is counted like make test.
 #   MIX=reuse            the reuse-heavy mix (merged twin pairs cycled)
 #                        instead of the hostile one
+#   MIX=swapcache        the reuse-heavy mix with each merged pair's KSM
+#                        page paged out to a loop device and written back
+#                        in from the swap cache: reuses of swap-cache
+#                        folios at ksmd's merge rate
 #   REUSE_TARGET=n       stop the load early once n faults were reused
 #   WP_FLIP_MS=n         mean pause before each flip of wp_reuse (default 800)
 #   SWAP_PRESSURE=1      swap on a loop device with the workers' cgroups at
@@ -30,7 +34,8 @@ duration=${DURATION:-300}
 case ${MIX:-hostile} in
 hostile) suite=stress ;;
 reuse) suite=stress_reuse ;;
-*) die "MIX=$MIX: use MIX=hostile (default) or MIX=reuse (reuse-heavy: merged twin pairs)" ;;
+swapcache) suite=stress_swapcache ;;
+*) die "MIX=$MIX: use MIX=hostile (default), MIX=reuse (reuse-heavy: merged twin pairs) or MIX=swapcache (the pairs through the swap cache)" ;;
 esac
 tests=$KOUT
 case ${STRESS_KERNEL:-test} in

@@ -2225,6 +2225,21 @@ static void memcg_round(struct __test_metadata *_metadata,
 }
 
 /*
+ * Up to @rounds of memcg_round(), the target alternating, until both
+ * outcomes, reuse and copy, were seen.
+ */
+static void memcg_rounds(struct __test_metadata *_metadata,
+			 struct kwr_state *st, bool remote, unsigned int tag,
+			 int rounds, long *reused, long *copied)
+{
+	int round;
+
+	for (round = 0; round < rounds && (!*reused || !*copied); round++)
+		memcg_round(_metadata, st, round % 2, remote, tag + round,
+			    reused, copied);
+}
+
+/*
  * A single-mapped KSM page charged to a sibling memcg of the faulting
  * process's, whose tenant is alive, is copied (reuse would bill the writer's
  * private memory to the other tenant); one charged to the writer's memcg is
@@ -2235,16 +2250,14 @@ TEST_F_TIMEOUT(ksm_wp_reuse, memcg_other_group_copied, 900)
 {
 	long reused = 0, copied = 0;
 	char why[256];
-	int ret, round;
+	int ret;
 
 	ret = cg_prepare(&self->st, why, sizeof(why));
 	if (ret > 0)
 		SKIP(return, "%s", why);
 	ASSERT_EQ(0, ret) TH_LOG("%s", why);
 
-	for (round = 0; round < 4 && (!reused || !copied); round++)
-		memcg_round(_metadata, &self->st, round % 2, false,
-			    TAG_MEMCG + round, &reused, &copied);
+	memcg_rounds(_metadata, &self->st, false, TAG_MEMCG, 4, &reused, &copied);
 	EXPECT_LT(0, reused) TH_LOG("reuse in the own memcg never observed");
 	EXPECT_LT(0, copied) TH_LOG("copy for another memcg never observed");
 }
@@ -2261,16 +2274,15 @@ TEST_F_TIMEOUT(ksm_wp_reuse, remote_write_follows_target_memcg, 900)
 {
 	long reused = 0, copied = 0;
 	char why[256];
-	int ret, round;
+	int ret;
 
 	ret = cg_prepare(&self->st, why, sizeof(why));
 	if (ret > 0)
 		SKIP(return, "%s", why);
 	ASSERT_EQ(0, ret) TH_LOG("%s", why);
 
-	for (round = 0; round < 8 && (!reused || !copied); round++)
-		memcg_round(_metadata, &self->st, round % 2, true,
-			    TAG_REMOTE_MEMCG + round, &reused, &copied);
+	memcg_rounds(_metadata, &self->st, true, TAG_REMOTE_MEMCG, 8, &reused,
+		     &copied);
 	EXPECT_LT(0, reused)
 		TH_LOG("reuse of pages charged to the target's memcg never observed");
 	EXPECT_LT(0, copied)

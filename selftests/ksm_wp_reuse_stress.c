@@ -48,6 +48,13 @@
  * merged: its writes fault the KSM folio in from the swap cache, if reclaim
  * has not freed it yet, and the last one reuses it and frees its slot.
  *
+ * The swap-cache mix (-c) is -r with the KSM page taken through the swap
+ * cache: once a pair merged, the even twin is zapped, the KSM page, now
+ * mapped once, is paged out to a loop device (disk-like: the folio stays in
+ * the swap cache after writeback), and the writes fault it back in from
+ * there: the odd twin's is a reuse that frees the slot, while ksmd's stable
+ * tree lookups (flat out) meet the folio as it leaves the swap cache.
+ *
  * With -S, swap pressure: the workers' cgroups get a memory.max below their
  * working set and we swap to a loop device (disk-like), so swap-ins of KSM
  * pages are routine. The report counts the KSM faults that met the swap
@@ -162,6 +169,7 @@ struct opts {
 	long reuse_target;	/* -n: stop after this many reuse faults */
 	unsigned int flip_ms;	/* -w: mean pause before each wp_reuse flip */
 	bool swap_pressure;	/* -S: memory.max below the working set */
+	bool swapcache_mix;	/* -c: -r through the swap cache, see op_twins() */
 };
 
 /* --- state shared between the controller and the workers ----------------- */
@@ -182,6 +190,7 @@ struct wshm {
 	long twins_made;	/* pairs given twin content */
 	long twins_cycled;	/* merged pairs written again (-r) */
 	long twins_moved;	/* pairs brought onto one node */
+	long twins_swapped;	/* -c: merged pairs found swapped out after pageout */
 	long ksm_seen;		/* KSM pages seen by verify */
 	long swapped_seen;	/* pages seen swapped out after MADV_PAGEOUT */
 	long pin_failed;	/* PIN_LONGTERM_TEST_START refused */
@@ -230,8 +239,8 @@ static struct env {
 	bool cg_root_memory;	/* we enabled +memory in the root */
 	char cg_dir[128];	/* our cgroup, "" if memcgs are not used */
 	char cg_why[256];	/* why not */
-	char swap_dev[32];	/* -S: our loop device, "" if none */
-	bool sc_counting;	/* -S: the swap-cache counters are set up */
+	char swap_dev[32];	/* -S, -c: our loop device, "" if none */
+	bool sc_counting;	/* -S, -c: the swap-cache counters are set up */
 } env;
 
 /* --- small helpers ----------------------------------------------------- */
@@ -801,22 +810,77 @@ static void twins_colocate(struct worker *w, char **even, unsigned int n)
 		stat_add(&w->shm->twins_moved, moves);
 }
 
+/* Until no page is under writeback, for at most @ms milliseconds. */
+static void writeback_wait(unsigned int ms)
+{
+	char line[128];
+	long kb = 0;
+	FILE *f;
+
+	do {
+		f = fopen("/proc/meminfo", "r");
+		if (!f)
+			return;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "Writeback: %ld kB", &kb) == 1)
+				break;
+		fclose(f);
+		if (kb)
+			sleep_ms(1);
+	} while (kb && ms--);
+}
+
+/*
+ * -c: the @n merged pairs at @pairs (offsets in the chunk at @addr, page
+ * @idx on) have their even twin zapped: the odd one maps the KSM page alone.
+ * Page the odd twins out, wait for the writeback to end (a folio under
+ * writeback keeps its slot: a `swapcache` refusal), and write both twins:
+ * the odd one's write maps the KSM folio from the swap cache and reuses it.
+ */
+static void twins_through_swap_cache(struct wthread *t, size_t idx,
+				     char *addr, const unsigned int *pairs,
+				     unsigned int n)
+{
+	struct worker *w = t->w;
+	long swapped = 0;
+	unsigned int i;
+	uint64_t pme;
+	off_t off;
+
+	for (i = 0; i < n; i++)
+		madvise(addr + (pairs[i] + 1) * pagesize, pagesize, MADV_PAGEOUT);
+	writeback_wait(50);
+	for (i = 0; i < n; i++) {
+		off = ((uintptr_t)addr / pagesize + pairs[i] + 1) * sizeof(pme);
+		if (pread(w->pagemap_fd, &pme, sizeof(pme), off) == sizeof(pme) &&
+		    (pme & PM_SWAP))
+			swapped++;
+		write_twins(w, idx + pairs[i]);
+		if (rnd_below(&t->rng, 2))
+			check_pages(w, "twins after swap-in",
+				    addr + pairs[i] * pagesize, idx + pairs[i], 2);
+	}
+	stat_add(&w->shm->twins_swapped, swapped);
+}
+
 /*
  * The reuse-heavy part of -r, over the whole chunk: a pair that is not twins
  * (any other operation may have written it) becomes twins; a merged pair is
  * cycled: the even twin is zapped (3 in 4) or left mapped, then both are
  * written (write_twins()). The write that finds the KSM page mapped once
- * reuses it; the other gets a fresh page or a copy. Pairs not merged yet are
- * left to ksmd, only brought onto one node.
+ * reuses it; the other gets a fresh page or a copy. With -c the even twin
+ * is always zapped and the pair goes through the swap cache
+ * (twins_through_swap_cache()). Pairs not merged yet are left to ksmd, only
+ * brought onto one node.
  */
 static void op_twins(struct wthread *t, const struct range *r)
 {
 	struct worker *w = t->w;
 	size_t idx = r->ci * CHUNK_PAGES, i;
 	char *addr = w->chunks[r->ci].addr, *pending[CHUNK_PAGES / 2];
+	unsigned int parked[CHUNK_PAGES / 2], nparked = 0, npending = 0;
 	uint64_t pme[CHUNK_PAGES];
 	ssize_t len = sizeof(pme);
-	unsigned int npending = 0;
 	long cycled = 0;
 	struct pexp *e;
 
@@ -835,15 +899,21 @@ static void op_twins(struct wthread *t, const struct range *r)
 			pending[npending++] = addr + i * pagesize;
 			continue;
 		}
-		if (rnd_below(&t->rng, 4) &&
+		if ((opt.swapcache_mix || rnd_below(&t->rng, 4)) &&
 		    madvise(addr + i * pagesize, pagesize, MADV_DONTNEED))
 			worker_fatal(w, "MADV_DONTNEED", errno);
-		write_twins(w, idx + i);
 		cycled++;
+		if (opt.swapcache_mix) {
+			parked[nparked++] = i;
+			continue;
+		}
+		write_twins(w, idx + i);
 		if (rnd_below(&t->rng, 2))
 			check_pages(w, "twins after write", addr + i * pagesize,
 				    idx + i, 2);
 	}
+	if (nparked)
+		twins_through_swap_cache(t, idx, addr, parked, nparked);
 	stat_add(&w->shm->twins_cycled, cycled);
 	t->waiting = !cycled;
 	twins_colocate(w, pending, npending);
@@ -1412,7 +1482,7 @@ static bool swap_present(void)
 	return total > 0;
 }
 
-/* --- swap pressure (-S) ------------------------------------------------------ */
+/* --- swap pressure (-S) and the swap-cache mix (-c) -------------------------- */
 
 /*
  * The decisions that met the swap cache, counted by two tracefs instances
@@ -1534,35 +1604,48 @@ static long vmstat_read(const char *name)
 }
 
 /*
- * -S: swap to a loop device of our own at the highest priority (disk-like:
- * a KSM folio written out stays in the swap cache until reclaim comes back
- * for it, and a fault before then maps it from there), and give each worker
- * cgroup a memory.max of 3/4 of its workers' pages, so that reclaim swaps
- * all the time and swap-ins of KSM pages are routine.
+ * -S and -c: swap to a loop device of our own at the highest priority
+ * (disk-like: a KSM folio written out stays in the swap cache until reclaim
+ * comes back for it, and a fault before then maps it from there), and count
+ * the decisions that met the swap cache.
  */
-static void swap_pressure_setup(void)
+static void swap_device_setup(const char *flag)
 {
 	size_t pages = 2 * opt.workers * npages + 1; /* and the header */
-	char path[256], val[32], why[256];
-	unsigned int i, members;
+	char why[256];
 	int fd, err;
 
-	if (!env.cg_dir[0])
-		ksft_exit_skip("-S needs memory cgroups: %s\n", env.cg_why);
 	fd = loop_swap_attach(pagesize, pages, env.swap_dev,
 			      sizeof(env.swap_dev), why, sizeof(why));
 	if (fd < 0) {
 		env.swap_dev[0] = '\0';
-		ksft_exit_skip("-S needs a loop device to swap on: %s\n", why);
+		ksft_exit_skip("%s needs a loop device to swap on: %s\n", flag, why);
 	}
 	err = swapon(env.swap_dev, SWAP_FLAG_PREFER | SWAP_FLAG_PRIO_MASK) ? errno : 0;
 	close(fd);
 	if (err) {
 		ksft_print_msg("swapon %s: %s\n", env.swap_dev, strerror(err));
 		env.swap_dev[0] = '\0';
-		ksft_exit_fail_msg("-S: cannot swap on a loop device\n");
+		ksft_exit_fail_msg("%s: cannot swap on a loop device\n", flag);
 	}
 	env.swap = true;
+	sc_counters_setup();
+}
+
+/*
+ * -S: swap to our loop device and give each worker cgroup a memory.max of
+ * 3/4 of its workers' pages, so that reclaim swaps all the time and swap-ins
+ * of KSM pages are routine.
+ */
+static void swap_pressure_setup(void)
+{
+	char path[256], val[32];
+	unsigned int i, members;
+	int err;
+
+	if (!env.cg_dir[0])
+		ksft_exit_skip("-S needs memory cgroups: %s\n", env.cg_why);
+	swap_device_setup("-S");
 	for (i = 0; i < 2; i++) {
 		/* Workers alternate: even ids in a, odd ones in b (cg_join()). */
 		members = (opt.workers + 1 - i) / 2;
@@ -1576,10 +1659,9 @@ static void swap_pressure_setup(void)
 		if (err)
 			ksft_exit_fail_msg("%s: %s\n", path, strerror(-err));
 	}
-	sc_counters_setup();
 }
 
-static void swap_pressure_end(void)
+static void swap_device_end(void)
 {
 	char path[256];
 	int i;
@@ -1610,6 +1692,8 @@ static void env_setup(void)
 	cg_setup();
 	if (opt.swap_pressure)
 		swap_pressure_setup();
+	else if (opt.swapcache_mix)
+		swap_device_setup("-c");
 }
 
 /* --- chaos agents: threads of the controller -------------------------------- */
@@ -1917,7 +2001,7 @@ static void cleanup(void)
 	chaos_end();
 	kill_workers();
 	cg_remove();
-	swap_pressure_end();
+	swap_device_end();
 	knobs_restore();
 }
 
@@ -2068,9 +2152,10 @@ static void print_report(double duration, long reuse, long cow, long max_sharing
 		       sum_stat(offsetof(struct wshm, ops) + i * sizeof(long)));
 	append(buf, sizeof(buf),
 	       " (pages written: %ld signed, %ld shared; R/O pins refused %ld;"
-	       " twin pairs made %ld, cycled %ld, moved onto one node %ld);",
+	       " twin pairs made %ld, cycled %ld, moved onto one node %ld, swapped out by -c %ld);",
 	       SUM(written[0]), SUM(written[1]), SUM(pin_failed),
-	       SUM(twins_made), SUM(twins_cycled), SUM(twins_moved));
+	       SUM(twins_made), SUM(twins_cycled), SUM(twins_moved),
+	       SUM(twins_swapped));
 	for (i = 0; i < NR_COPS; i++)
 		append(buf, sizeof(buf), " %s %ld", cop_name[i], cops[i]);
 	append(buf, sizeof(buf),
@@ -2078,10 +2163,12 @@ static void print_report(double duration, long reuse, long cow, long max_sharing
 	       SUM(ksm_seen), SUM(swapped_seen), max_sharing, ksmd_pages,
 	       reuse, reuse / duration, cow);
 	ksft_print_msg("%s", buf);
-	if (opt.swap_pressure)
+	if (opt.swap_pressure || opt.swapcache_mix)
 		ksft_print_msg(
-			"swap pressure (-S, %s): pswpin %ld, pswpout %ld; KSM faults on folios in the swap cache: reused %ld (slot freed), refused %ld (swapcache: another swap entry)\n",
-			       env.swap_dev, pswp[0], pswp[1], sc_count(0),
+			"%s (%s, %s): pswpin %ld, pswpout %ld; KSM faults on folios in the swap cache: reused %ld (slot freed; %.0f/s), refused %ld (swapcache: the slot still referred to, or under writeback)\n",
+			       opt.swap_pressure ? "swap pressure" : "swap-cache mix",
+			       opt.swap_pressure ? "-S" : "-c", env.swap_dev,
+			       pswp[0], pswp[1], sc_count(0), sc_count(0) / duration,
 			       sc_count(1));
 	if (!reuse)
 		ksft_print_msg("note: no KSM fault was reused\n");
@@ -2094,7 +2181,7 @@ static void print_report(double duration, long reuse, long cow, long max_sharing
 static void __noreturn print_usage(const char *prog, int status)
 {
 	printf("usage: %s [-d seconds] [-s seed] [-j workers] [-p pages] [-m 0|1|a]\n"
-	       "       [-r] [-n faults] [-w ms] [-S]\n"
+	       "       [-r | -c] [-n faults] [-w ms] [-S]\n"
 	       "  -d  run the load this long (default 60)\n"
 	       "  -s  seed of every random choice (default: from the clock)\n"
 	       "  -j  worker processes, 1..%d (default 4; odd ones have 2 threads)\n"
@@ -2102,6 +2189,8 @@ static void __noreturn print_usage(const char *prog, int status)
 	       "  -m  merge_across_nodes for the whole run: 0 or 1 (default 1),\n"
 	       "      or a: alternate 1 and 0 at KSM phase changes\n"
 	       "  -r  reuse-heavy mix: most operations cycle merged twin pairs\n"
+	       "  -c  swap-cache mix: -r with each merged pair's KSM page paged\n"
+	       "      out to a loop device and faulted back from the swap cache\n"
 	       "  -n  stop the load early once this many faults were reused\n"
 	       "  -w  mean pause before each flip of wp_reuse, in ms (default 800;\n"
 	       "      with -r a flip is off, and on again 20..200 ms later)\n"
@@ -2117,7 +2206,7 @@ static void parse_opts(int argc, char **argv)
 	bool seeded = false;
 	int c;
 
-	while ((c = getopt(argc, argv, "d:s:j:p:m:rn:w:Sh")) != -1) {
+	while ((c = getopt(argc, argv, "d:s:j:p:m:rcn:w:Sh")) != -1) {
 		switch (c) {
 		case 'd':
 			opt.duration = strtoul(optarg, NULL, 0);
@@ -2142,6 +2231,10 @@ static void parse_opts(int argc, char **argv)
 			break;
 		case 'r':
 			opt.reuse_mix = true;
+			break;
+		case 'c':
+			opt.reuse_mix = true;
+			opt.swapcache_mix = true;
 			break;
 		case 'n':
 			opt.reuse_target = strtol(optarg, NULL, 0);
@@ -2174,7 +2267,8 @@ static void parse_opts(int argc, char **argv)
 		 argv[0], opt.duration, (unsigned long long)opt.seed,
 		 opt.workers, npages,
 		 opt.man < 0 ? "a" : opt.man ? "1" : "0",
-		 opt.reuse_mix ? " -r" : "", opt.reuse_target, opt.flip_ms,
+		 opt.swapcache_mix ? " -c" : opt.reuse_mix ? " -r" : "",
+		 opt.reuse_target, opt.flip_ms,
 		 opt.swap_pressure ? " -S" : "");
 }
 
@@ -2212,7 +2306,8 @@ static void print_settings(void)
 		       (unsigned long long)opt.seed, cmdline);
 	ksft_print_msg(
 		"%s mix; %u workers x %zu pages in %zu chunks (anon and private file), 2 threads in odd workers; merge_across_nodes %s; max_page_sharing %s and 2 in alternate phases\n",
-		opt.reuse_mix ? "reuse-heavy" : "hostile",
+		opt.swapcache_mix ? "swap-cache" : opt.reuse_mix ? "reuse-heavy" :
+		"hostile",
 		opt.workers, npages, nchunks,
 		!knobs[K_MAN].have ? "absent" :
 		opt.man < 0 ? "1 and 0 in alternate phase pairs" :
@@ -2227,6 +2322,9 @@ static void print_settings(void)
 	if (opt.swap_pressure)
 		ksft_print_msg(
 			"swap pressure: swapping to %s at the highest priority; each worker cgroup's memory.max is 3/4 of its workers' pages\n",
+			       env.swap_dev);
+	else if (opt.swapcache_mix)
+		ksft_print_msg("swap-cache mix: swapping to %s, no memory.max\n",
 			       env.swap_dev);
 }
 
