@@ -107,9 +107,42 @@ flip_storm() { # flip_storm SECONDS: until then or SIGTERM; prints the number of
 	echo "# flip storm: $n flips of wp_reuse in $((SECONDS - start)) s"
 }
 
+# Every decision of a stress run, counted by result: one tracefs instance
+# per result of the ksm_wp_reuse event, filtered to it and never read; in
+# overwrite mode a ring buffer counts every event it took (entries plus
+# overrun), so a long run loses none. Faults with the switch off copy with no
+# decision: cow_ksm minus the refusals.
+TRACEFS=/sys/kernel/tracing
+verdicts_results() { # the event's results, "N name" per line
+	sed -n 's/.*__print_symbolic(REC->result, //p' "$TRACEFS/events/ksm/ksm_wp_reuse/format" |
+		grep -o '{ *[0-9]*, *"[a-z_]*" *}' | tr -d '{}",' | awk '{print $1, $2}'
+}
+verdicts_start() {
+	local n r
+	verdicts_results | while read -r n r; do
+		mkdir -p "$TRACEFS/instances/verdict_$r" &&
+			echo 8 >"$TRACEFS/instances/verdict_$r/buffer_size_kb" &&
+			echo "result==$n" >"$TRACEFS/instances/verdict_$r/events/ksm/ksm_wp_reuse/filter" &&
+			echo 1 >"$TRACEFS/instances/verdict_$r/events/ksm/ksm_wp_reuse/enable"
+	done
+}
+verdicts_end() { # prints "# verdicts: reused N, mapped N, ..."; removes the instances
+	local n r line=
+	while read -r n r; do
+		[ -d "$TRACEFS/instances/verdict_$r" ] || continue
+		echo 0 >"$TRACEFS/instances/verdict_$r/events/ksm/ksm_wp_reuse/enable"
+		n=$(cat "$TRACEFS/instances/verdict_$r"/per_cpu/cpu*/stats |
+			awk '/^(entries|overrun):/ {s += $2} END {print s + 0}')
+		rmdir "$TRACEFS/instances/verdict_$r"
+		line+="${line:+, }$r $n"
+	done < <(verdicts_results)
+	echo "# verdicts: ${line:-not counted (no ksm_wp_reuse event)}"
+}
+
 stress_suite() { # stress_suite NAME ARGS...
 	local name=$1 secs=${STRESS_SECONDS:-20} storm=
 	shift
+	verdicts_start
 	if [ -n "${STRESS_FLIP_STORM:-}" ]; then
 		flip_storm "$secs" >"$OUT/$name-flips.txt" &
 		storm=$!
@@ -125,6 +158,7 @@ stress_suite() { # stress_suite NAME ARGS...
 		echo 1 >/sys/kernel/mm/ksm/wp_reuse
 		tee -a "$OUT/$name.log" <"$OUT/$name-flips.txt"
 	fi
+	verdicts_end | tee -a "$OUT/$name.log"
 }
 
 "$PROJECT_DIR/scripts/guest-setup.sh"
@@ -149,10 +183,11 @@ for s in "$@"; do
 			printf 'TAP version 13\n1..1\nok 1 ksm_wp_reuse_classic_lru # SKIP the multi-gen LRU cannot be switched off\n' |
 				tee "$OUT/ksm_wp_reuse_classic_lru.log"
 		fi ;;
-	# The short forms of make stress, hostile and reuse-heavy mix; the
-	# seed is printed for a rerun.
+	# The short forms of make stress, hostile and reuse-heavy mix (and
+	# make stress's swap-cache mix); the seed is printed for a rerun.
 	stress) stress_suite stress ;;
 	stress_reuse) stress_suite stress_reuse -r ;;
+	stress_swapcache) stress_suite stress_swapcache -c ;;
 	demo) run_suite demo tap_exit "ksm_wp_reuse_demo: merge, reuse, copy, data intact" \
 		"$KOUT/demo/ksm_wp_reuse_demo" ;;
 	ksm_functional_tests) run_suite ksm_functional_tests "$MM/ksm_functional_tests" ;;
