@@ -24,6 +24,11 @@ test)
 	flavour="test"
 	[ -f "$KOUT/arch/x86/boot/bzImage" ] || die "no test kernel in $KOUT: run 'make kernel'"
 	profiles="pkg.linux-upstream.nokernelheaders pkg.linux-upstream.nokerneldbg"
+	# A package version without '-': debian/rules then passes no
+	# KBUILD_BUILD_VERSION, which would change init/utsversion-tmp.h and
+	# relink vmlinux (here, and again in the next make). It names the build.
+	KDEB_PKGVERSION="$(tr - . <"$KOUT/include/config/kernel.release")test$(cat "$KOUT/.version")"
+	export KDEB_PKGVERSION
 	;;
 *) die "PACKAGE_KERNEL=$PACKAGE_KERNEL: use PACKAGE_KERNEL=test, or leave it unset to build from BASE_CONFIG" ;;
 esac
@@ -64,7 +69,13 @@ step "Packaging ${release:-the kernel} from $KOUT (bindeb-pkg)"
 # bindeb-pkg writes its packages next to the build directory, which other
 # flavours share: start from none there.
 rm -f "$staging"/linux-*.deb "$staging"/linux-upstream_*
-DEB_BUILD_PROFILES=$profiles "$PROJECT_DIR/scripts/build.sh" bindeb-pkg
+# arch/x86/Makefile appends to the exported RETPOLINE_RUSTFLAGS (+=, never
+# reset): the make that debian/rules starts would inherit it from the make
+# running bindeb-pkg and append it again, so that every rustc command gets
+# -Zfunction-return=thunk-extern twice and all Rust crates are rebuilt (and
+# again by the next make). debian/rules runs without it.
+DPKG_FLAGS="--rules-file='env -u RETPOLINE_RUSTFLAGS make -f debian/rules'" \
+	DEB_BUILD_PROFILES=$profiles "$PROJECT_DIR/scripts/build.sh" bindeb-pkg
 release=$(cat "$KOUT/include/config/kernel.release")
 shopt -s nullglob
 made=("$staging"/linux-*.deb "$staging"/linux-upstream_*)
