@@ -599,7 +599,7 @@ def service_report(path, kernel, out):
     with open(out + '.svg', 'w') as f:
         f.write(svg_panels(
             rows, f'A pre-fork service under KSM (gunicorn, wrk), Linux {kernel}',
-            'reused: share of the tracepoint\'s events; requests/s and p99 latency as wrk reports them, '
+            'reused: share of the tracepoint\'s events; requests/s as wrk reports them, p99 latency as service.lua times each request (no correction for coordinated omission), '
             'medians over the runs; green: switch on, red: switch off',
             [('KSM write faults reused, switch on', lambda on, off: [
                 (reused_share(on['verdicts_total']), '#2a7', f'% of {sum(on["verdicts_total"].values())}')]),
@@ -711,7 +711,7 @@ def headline(out, paths):
                  ' The service (gunicorn with N workers under wrk, one cgroup, '
                  'bench/workloads/service.py): merged is pages_sharing before its steady phase, the '
                  'brackets count the master\'s and every worker\'s events, and in the last column are '
-                 'its requests per second and latency percentiles as wrk reports them, medians over the '
+                 'its requests per second as wrk reports them and latency percentiles as service.lua times them, medians over the '
                  'runs; ASLR is on, and the same layout in every worker (forks of one master).'
                  if service else ''), '',
              '| program | ASLR | ksmd | phase | merged | KSM write faults (all phases) | reused | '

@@ -25,8 +25,8 @@
 # (bench/workloads/service.py), in a TCG boot of its own after the
 # programs': WORKLOAD_ROUNDS rounds x SERVICE_WORKERS ("4 8") x SERVICE_KSMD
 # ("default") x the switch; its sizes SERVICE_SECONDS (of load per phase,
-# 25), SERVICE_RECORDS, SERVICE_KEYS, SERVICE_CONNECTIONS,
-# SERVICE_WRK_THREADS, SERVICE_WRK_TIMEOUT, SERVICE_SAMPLES,
+# 25), SERVICE_RECORDS, SERVICE_KEYS, SERVICE_CONNECTIONS (a wrk thread
+# each), SERVICE_WRK_TIMEOUT, SERVICE_SAMPLES,
 # SERVICE_WORKER_LIFE, SERVICE_MAX_REQUESTS and SERVICE_PORT, if set, go to
 # the guest (service.py says what each does).
 # BENCH_MODES= (empty) runs only those boots.
@@ -58,7 +58,7 @@ for w in $WORKLOADS; do
 done
 SERVICE_WORKERS=${SERVICE_WORKERS:-4 8}
 SERVICE_KSMD=${SERVICE_KSMD:-default}
-SERVICE_SIZES="SERVICE_SECONDS SERVICE_RECORDS SERVICE_KEYS SERVICE_CONNECTIONS SERVICE_WRK_THREADS
+SERVICE_SIZES="SERVICE_SECONDS SERVICE_RECORDS SERVICE_KEYS SERVICE_CONNECTIONS
 	SERVICE_WRK_TIMEOUT SERVICE_SAMPLES SERVICE_WORKER_LIFE SERVICE_MAX_REQUESTS SERVICE_PORT"
 if [ -n "$service" ]; then
 	for n in $SERVICE_WORKERS; do
@@ -164,7 +164,7 @@ if [ -n "$service" ]; then
 		[ -z "${!v:-}" ] || service_env+=("$v=${!v}")
 	done
 	step "Pre-fork service: gunicorn with $SERVICE_WORKERS workers under wrk, $WORKLOAD_ROUNDS rounds x ksmd $SERVICE_KSMD x wp_reuse=1,0: $runs runs of about 5-7 min (raw output in $out)"
-	VM_TIMEOUT=$((runs * 1200 + 900)) VM_OUT=$out "$PROJECT_DIR/scripts/vm.sh" env "${service_env[@]}" \
+	VM_TIMEOUT=$((runs * 1200 + 900)) VM_ACCEL=tcg VM_OUT=$out "$PROJECT_DIR/scripts/vm.sh" env "${service_env[@]}" \
 		"$PROJECT_DIR/scripts/guest-bench.sh" "$out" "$bin" "$PAGES" "$ROUNDS" "$CHURN" workloads \
 		service "$WORKLOAD_ROUNDS" on "$SERVICE_KSMD" ||
 		warn "the service failed in its guest (see $out); reporting what there is"

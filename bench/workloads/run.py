@@ -181,8 +181,15 @@ def trace_on(pids):
     write(TRACE + "/trace", "")
     write(TRACE + "/options/event-fork", 1)
     write(TRACE + "/options/record-tgid", 1)
-    write(TRACE + "/set_event_pid",
-          " ".join(t for p in pids for t in os.listdir(f"/proc/{p}/task")))
+    tids = []
+    for p in pids:
+        try:
+            tids += os.listdir(f"/proc/{p}/task")
+        except FileNotFoundError:  # exited since it was listed
+            pass
+    if not tids:  # an empty list would trace every task
+        raise ProcessLookupError(f"{PROG}: none of the processes {pids} is left to trace")
+    write(TRACE + "/set_event_pid", " ".join(tids))
     write(TRACE + "/events/kmem/mm_page_alloc/filter", "0")  # the pid list filters
     write(TRACE + "/events/kmem/mm_page_alloc/enable", 1)
     write(TRACE + "/events/ksm/ksm_wp_reuse/enable", 1)

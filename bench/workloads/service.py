@@ -41,9 +41,9 @@ position (wp_reuse 1 then 0, interleaved), a new service, then:
             forked again under load. Switching it on takes a reload (the
             setting is read when a worker is forked), done before the phase,
             not in it; last, so that no other phase has recycling on.
-ksmd gets two full scans between phases, with no load (a service's load
-comes in bursts; and a phase starts from merged pages, not from ksmd's
-pace). Each phase records wrk's requests per second and latency
+ksmd gets at least three full scans between phases, with no load, and
+more while it still merges (wait_merged(): a service's load comes in
+bursts; and a phase starts from merged pages, not from ksmd's pace). Each phase records wrk's requests per second and latency
 percentiles, the checks' counts, the tracepoint's verdicts and the pages
 allocated by the master and the workers (every thread, and every worker
 forked during the phase: set_event_pid with event-fork), the workers
@@ -59,15 +59,18 @@ run.
 
 Sizes (environment): SERVICE_SECONDS of wrk per phase (25),
 SERVICE_RECORDS in the data set (30000), SERVICE_KEYS slices of it (64),
-SERVICE_CONNECTIONS (8) over SERVICE_WRK_THREADS (1) wrk threads,
+SERVICE_CONNECTIONS (8, a wrk thread each: service.lua times every
+request, without wrk's correction for coordinated omission),
 SERVICE_WRK_TIMEOUT (30 s; a longer latency is counted as a timeout, not
-in the percentiles), SERVICE_SAMPLES per phase (3), SERVICE_WORKER_LIFE
+in the percentiles), SERVICE_SAMPLES per phase (1, besides the samples just
+before and just after the load), SERVICE_WORKER_LIFE
 (10 s) or SERVICE_MAX_REQUESTS for the recycling (below), SERVICE_PORT
 (8321).
 """
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -83,9 +86,10 @@ SECONDS = int(os.environ.get("SERVICE_SECONDS", "25"))
 RECORDS = int(os.environ.get("SERVICE_RECORDS", "30000"))
 KEYS = int(os.environ.get("SERVICE_KEYS", "64"))
 CONNECTIONS = int(os.environ.get("SERVICE_CONNECTIONS", "8"))
-WRK_THREADS = int(os.environ.get("SERVICE_WRK_THREADS", "1"))
+# One connection per wrk thread: service.lua times each request itself.
+WRK_THREADS = CONNECTIONS
 WRK_TIMEOUT = int(os.environ.get("SERVICE_WRK_TIMEOUT", "30"))
-SAMPLES = int(os.environ.get("SERVICE_SAMPLES", "3"))
+SAMPLES = int(os.environ.get("SERVICE_SAMPLES", "1"))
 PORT = int(os.environ.get("SERVICE_PORT", "8321"))
 # Worker recycling is set as a worker's lifetime, not a request count.
 # Deployments set max_requests in the hundreds to thousands (gunicorn's
@@ -154,6 +158,34 @@ def ksm_mapcounts():
                 i = ksm.find(1, i + 1)
             pfn += len(chunk) // 8
     return hist
+
+
+def mapcount_sample(svc, t0):
+    """The KSM pages by mapcount, ksm's counters, the workers and the
+    cgroup's charge, now; walk_s says what the walk of /proc/kpageflags took."""
+    t = time.time()
+    hist = ksm_mapcounts()
+    return dict(t=round(t - t0, 1), walk_s=round(time.time() - t, 2),
+                ksm_pages=sum(hist.values()), mapped_once=hist.get(1, 0),
+                mapcount={str(k): v for k, v in sorted(hist.items())},
+                workers=len(svc.workers()),
+                memory_current=int(read(svc.cg + "/memory.current")), **ksm_counts())
+
+
+def wait_merged(most=8):
+    """Until ksmd merged what the last load changed: three full scans end
+    (the first began under load; a changed page merges on its second visit
+    after the write), then more while pages_sharing still grows by more
+    than 1% a scan (smart_scan, on by default, skips a page that did not
+    merge on its last visits for up to 8 scans), at most most in all."""
+    wait_scans(3)
+    prev = int(read(KSM + "pages_sharing"))
+    for _ in range(most - 3):
+        wait_scans(1)
+        cur = int(read(KSM + "pages_sharing"))
+        if cur <= prev * 1.01:
+            break
+        prev = cur
 
 
 def ksm_stat(pid):
@@ -297,36 +329,34 @@ class Service:
                     break
                 time.sleep(0.1)
             self.p.poll()
-            os.rmdir(self.cg)
+            for _ in range(50):  # EBUSY while the last exits are accounted
+                try:
+                    os.rmdir(self.cg)
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            else:
+                os.rmdir(self.cg)
 
 
 class Sampler(threading.Thread):
     """During a phase: the opt-in of every worker as it appears (every half
-    second), and SAMPLES times, evenly spread, the KSM pages by mapcount,
-    ksm's counters, the workers and the cgroup's charge."""
+    second), and SAMPLES times, evenly spread, a mapcount_sample() (its walk
+    takes a vCPU for a while: the same in both switch positions)."""
 
-    def __init__(self, svc, seconds):
+    def __init__(self, svc, seconds, t0):
         super().__init__(daemon=True)
-        self.svc, self.seconds = svc, seconds
+        self.svc, self.seconds, self.t0 = svc, seconds, t0
         self.samples, self.error, self.stop = [], None, threading.Event()
 
     def run(self):
         try:
-            t0 = time.time()
-            due = [self.seconds * (i + 0.5) / SAMPLES for i in range(SAMPLES)]
+            due = [self.seconds * (i + 1) / (SAMPLES + 1) for i in range(SAMPLES)]
             while not self.stop.wait(0.5):
                 self.svc.check_opt_in(self.svc.workers())
-                if due and time.time() - t0 >= due[0]:
+                if due and time.time() - self.t0 >= due[0]:
                     due.pop(0)
-                    t = time.time()
-                    hist = ksm_mapcounts()
-                    self.samples.append(dict(
-                        t=round(t - t0, 1), walk_s=round(time.time() - t, 2),
-                        ksm_pages=sum(hist.values()), mapped_once=hist.get(1, 0),
-                        mapcount={str(k): v for k, v in sorted(hist.items())},
-                        workers=len(self.svc.workers()),
-                        memory_current=int(read(self.svc.cg + "/memory.current")),
-                        **ksm_counts()))
+                    self.samples.append(mapcount_sample(self.svc, self.t0))
         except Exception as e:  # noqa: BLE001 -- raised again in the main thread
             self.error = e
 
@@ -369,17 +399,25 @@ def phase(svc, name, during=None):
     counters = ("cow_ksm", "ksm_wp_reuse", "pswpin", "pswpout")
     v0, k0, ticks0, oom0 = vmstat(*counters), ksm_counts(), ksmd_ticks(), oom_kills(svc.cg)
     log0 = os.path.getsize(svc.log)
+    t0 = time.time()
+    before = mapcount_sample(svc, t0)
     trace_on(pids)
     load = wrk(SECONDS)
-    sampler = Sampler(svc, SECONDS)
+    sampler = Sampler(svc, SECONDS, time.time())
     sampler.start()
-    if during:
-        during()
-    out, _ = load.communicate()
-    sampler.stop.set()
-    sampler.join()
-    per = trace_off()
+    try:
+        if during:
+            during()
+        out, _ = load.communicate(timeout=SECONDS + 300)
+    finally:
+        if load.poll() is None:
+            load.kill()
+            load.wait()
+        sampler.stop.set()
+        sampler.join()
+        per = trace_off()
     v1, k1, ticks1 = vmstat(*counters), ksm_counts(), ksmd_ticks()
+    after = mapcount_sample(svc, t0)
     if sampler.error:
         raise sampler.error
     with open(svc.log, errors="replace") as f:
@@ -407,7 +445,7 @@ def phase(svc, name, during=None):
           "pages_sharing": [k0["pages_sharing"], k1["pages_sharing"]],
           "full_scans": k1["full_scans"] - k0["full_scans"],
           "ksmd_ticks": ticks1 - ticks0, "oom_kills": oom_kills(svc.cg) - oom0,
-          "samples": sampler.samples}
+          "samples": [before] + sampler.samples + [after]}
     ph.update({k: v1[k] - v0[k] for k in counters})
     return ph
 
@@ -432,6 +470,10 @@ def failures(ph):
     if w["mismatch"] or w["non200"]:
         out.append(f"{ph['phase']}: {w['mismatch']} responses with a wrong body and {w['non200']} "
                    f"not 200 of {w['checked']} (first: {w['example']})")
+    errors = sum(n for k, n in w["errors"].items() if k != "status")
+    if errors:
+        out.append(f"{ph['phase']}: socket errors {w['errors']} (a graceful reload or a "
+                   "recycled worker drops no connection)")
     if w["checked"] != w["requests"]:
         out.append(f"{ph['phase']}: wrk completed {w['requests']} requests but its script "
                    f"checked {w['checked']}")
@@ -451,9 +493,9 @@ def one_run(launch, n, wp, ksmd, recycle, tag, logs):
     try:
         svc.wait_workers(set())
         ticks0 = ksmd_ticks()
-        wait_scans(2)
+        wait_merged()
         add(phase(svc, "warmup"))
-        wait_scans(2)
+        wait_merged()
         run["pages_sharing_merged"] = int(read(KSM + "pages_sharing"))
         add(phase(svc, "steady"))
         if n not in recycle:
@@ -463,7 +505,7 @@ def one_run(launch, n, wp, ksmd, recycle, tag, logs):
                           "from": "SERVICE_MAX_REQUESTS" if MAX_REQUESTS else
                           f"{per_worker:.2f} requests/s per worker in {tag}'s steady phase "
                           f"x {WORKER_LIFE:g} s"}
-        wait_scans(2)
+        wait_merged()
         old = set(svc.workers())
 
         def hup():
@@ -471,10 +513,12 @@ def one_run(launch, n, wp, ksmd, recycle, tag, logs):
             svc.reload()
         add(phase(svc, "reload", during=hup))
         svc.wait_workers(old)
-        wait_scans(2)
+        wait_merged()
         try:
-            # Room for everything charged, whatever reclaim picks.
-            loop_swap(int(read(svc.cg + "/memory.current")) // 2**20 + 64)
+            # Room for everything charged, whatever reclaim picks, and for
+            # every KSM page the load breaks (sparse: unused room is free).
+            loop_swap((int(read(svc.cg + "/memory.current"))
+                       + int(read(KSM + "pages_sharing")) * 4096) // 2**20 + 256)
             squeezed = squeeze(svc.cg, "the service")
             ph = phase(svc, "pressure")
         finally:
@@ -484,11 +528,11 @@ def one_run(launch, n, wp, ksmd, recycle, tag, logs):
             loop_swap(0)
         ph.update(squeezed)
         add(ph)
-        wait_scans(2)
+        wait_merged()
         old = set(svc.workers())
         svc.reload(recycle[n]["max_requests"], recycle[n]["max_requests_jitter"])
         svc.wait_workers(old)
-        wait_scans(2)
+        wait_merged()
         add(phase(svc, "recycle"))
         run["recycle"] = recycle[n]
         run["ksmd_ticks"] = ksmd_ticks() - ticks0
@@ -519,7 +563,9 @@ def main():
             raise SystemExit(f"service.py: no {prog}: install Debian's gunicorn and wrk "
                              "(scripts/setup.sh), and build the launcher (scripts/bench.sh)")
     os.makedirs(TMP, exist_ok=True)
-    logs = os.path.join(out, "service-logs")  # gunicorn's, one per run
+    # gunicorn's logs, one per run: master and workers append to it, in a
+    # guest-local file; copied to OUTDIR at the end.
+    logs = os.path.join(TMP, "service-logs")
     os.makedirs(logs, exist_ok=True)
     expected_bodies(os.path.join(TMP, "expected.lua"))
     # Loopback may be down in a minimal guest.
@@ -535,11 +581,14 @@ def main():
         for r in range(int(rounds)):
             for n in counts:
                 for ksmd in ksmds:
-                    for wp in (1, 0):
+                    # Alternate which position goes first: drift within a
+                    # pair favours neither. Round 0 measures 1 first, so
+                    # that recycle[n] comes from a run with the switch on.
+                    for wp in ((1, 0) if r % 2 == 0 else (0, 1)):
                         tag = f"round {r} workers={n} ksmd={ksmd} wp_reuse={wp}"
                         try:
                             run = one_run(launch, n, wp, ksmd, recycle, tag, logs)
-                        except ServiceFailed as e:
+                        except (ServiceFailed, OSError, subprocess.SubprocessError) as e:
                             runs.append({"workers": n, "wp_reuse": wp, "ksmd": ksmd, "round": r,
                                          "error": str(e)})
                             print(f"{tag}: FAILED: {e}", flush=True)
@@ -560,8 +609,9 @@ def main():
                                     "worker_life_s": WORKER_LIFE},
                        "runs": runs}, f, indent=1)
         trace_remove()
+        shutil.copytree(logs, os.path.join(out, "service-logs"), dirs_exist_ok=True)
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     main()
