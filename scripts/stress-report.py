@@ -41,6 +41,8 @@ SWAP_RE = re.compile(r'^# swap(?: pressure|-cache mix) \(.*\): pswpin (-?\d+), p
 PROGRESS_RE = re.compile(r'^# (\d+) s: ksm_wp_reuse \+(\d+), cow_ksm \+(\d+)'
                          r'(?:; swap cache: reused (-?\d+), refused (-?\d+))?')
 STORM_RE = re.compile(r'^# flip storm: (\d+) flips')
+# scripts/guest-test.sh's count of the decisions by result.
+VERDICTS_RE = re.compile(r'^# verdicts: ((?:[a-z_]+ \d+(?:, )?)+)$')
 # scripts/guest-test.sh's dmesg check, for a guest that died before it.
 DMESG_BAD_RE = re.compile(r'WARNING:|BUG:|Oops|Call Trace:|KCSAN:|list_(add|del) corruption')
 UPSTREAM_RACES_RE = re.compile(r'BUG: KCSAN: data-race in all_vm_events\+0x[0-9a-f]+/0x[0-9a-f]+$')
@@ -64,7 +66,7 @@ def stress_counts(lines):
     progress line (a run that died or was stopped)."""
     c = dict(seed=None, duration_s=None, reuses=None, copies=None,
              swapcache_reuses=None, swapcache_refusals=None, flips=None,
-             storm_flips=None, pswpin=None, pswpout=None, counts_from=None)
+             storm_flips=None, pswpin=None, pswpout=None, verdicts=None, counts_from=None)
     for line in lines:
         m = SEED_RE.match(line)
         if m and c['seed'] is None:
@@ -94,6 +96,10 @@ def stress_counts(lines):
             sc = int(m.group(3)), int(m.group(4))
             c['swapcache_reuses'], c['swapcache_refusals'] = (
                 sc if min(sc) >= 0 else (None, None))
+        m = VERDICTS_RE.match(line)
+        if m:
+            c['verdicts'] = {k: int(n) for k, n in
+                             (kv.split() for kv in m.group(1).split(', '))}
         m = STORM_RE.match(line)
         if m:
             c['storm_flips'] = int(m.group(1))
