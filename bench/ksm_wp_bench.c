@@ -297,8 +297,10 @@ static enum drain_method drain = DRAIN_COMPACT;
  * it, and ksmd's batch on another CPU would make our faults see a second
  * reference and copy. Both files call lru_add_drain_all(). Compaction may
  * then migrate our pages; a migrated page lands in this CPU's batch, which
- * the fault path drains itself, so we stay on this CPU (pin_to_this_cpu())
- * and read PFNs only after the drain.
+ * the anon fault path drains itself, so we stay on this CPU
+ * (pin_to_this_cpu()) and read PFNs only after the drain. The KSM path
+ * does not drain (review round 2 dropped it): a KSM page still in a batch
+ * then copies, with the verdict refcount.
  */
 static void drain_lru_all(void)
 {
