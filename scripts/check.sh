@@ -10,7 +10,8 @@
 #  - make rustfmtcheck, and rustfmt on the probe module (probe/);
 #  - a CLIPPY=1 build of the Rust code (kernel crate, the decision, the
 #    probe module) and make rustdoc, in their own build directory
-#    ($KOUT-check);
+#    ($KOUT-check); again with the LLVM toolchain of the kasan and
+#    bench-llvm kernels and the C helpers inlined ($KOUT-check-llvm);
 #  - mm/ still compiles with CONFIG_KSM_WP_REUSE=n and with CONFIG_RUST=n
 #    (build directories $KOUT-noreuse, $KOUT-norust);
 #  - a module cannot reach what mm keeps to itself: the modules of
@@ -52,7 +53,7 @@ variant() { # variant NAME CONFIG_LINE...
 	cp "$KOUT/.config" "$dir/.config"
 	printf '%s\n' "$@" >"$dir/variant.config"
 	"$KTREE/scripts/kconfig/merge_config.sh" -m -O "$dir" "$dir/.config" "$dir/variant.config" &&
-		make -s -C "$KTREE" O="$dir" olddefconfig
+		make -s -C "$KTREE" O="$dir" "${KMAKE_TOOLCHAIN[@]}" olddefconfig
 }
 
 checkpatch_series() {
@@ -127,10 +128,13 @@ rust_off() {
 OUR_RUST='(mm/ksm_wp_reuse|rust/kernel/mm/folio|probe/ksm_wp_reuse_probe)\.rs'
 
 clippy_rustdoc() {
-	local out
-	variant check "CONFIG_RUST=y" || return 1
-	out=$({ kmake_dir "$KOUT-check" CLIPPY=1 rust/ mm/ksm_wp_reuse.o &&
-		kmake_dir "$KOUT-check" CLIPPY=1 M="$PROJECT_DIR" MO="$KOUT-check-probe" \
+	variant check "CONFIG_RUST=y" && clippy_rustdoc_in "$KOUT-check"
+}
+
+clippy_rustdoc_in() { # clippy_rustdoc_in BUILD_DIR
+	local dir=$1 out
+	out=$({ kmake_dir "$dir" CLIPPY=1 rust/ mm/ksm_wp_reuse.o &&
+		kmake_dir "$dir" CLIPPY=1 M="$PROJECT_DIR" MO="$dir-probe" \
 			probe/ksm_wp_reuse_probe.o; } 2>&1) || {
 		printf '%s\n' "$out"
 		return 1
@@ -140,10 +144,29 @@ clippy_rustdoc() {
 		echo "clippy or rustc warned about the project's code (above)"
 		return 1
 	fi
-	kmake_dir "$KOUT-check" rustdoc
+	kmake_dir "$dir" rustdoc
 }
 
 kmake_dir() { local dir=$1; shift; KOUT=$dir kmake "$@"; }
+
+# The same, built by the LLVM toolchain of the kasan and bench-llvm kernels
+# (clang 19, and rustc 1.86.0 on the same LLVM): another rustc, with other
+# lints, and CONFIG_RUST_INLINE_HELPERS, which compiles the C helpers to
+# bitcode and links them into the Rust objects (rust/Makefile), a build the
+# GCC kernels never make. The test configuration, so that only the
+# toolchain differs. make bisect stays GCC-only: the series' C is the same
+# for both, and the LLVM-only path is this one.
+clippy_rustdoc_llvm() (
+	KBUILD_CONFIG=bench-llvm # rust_env and kmake: the LLVM flavours' toolchain
+	rust_env
+	variant check-llvm "CONFIG_RUST=y" "CONFIG_EXPERT=y" "CONFIG_RUST_INLINE_HELPERS=y" || exit 1
+	if ! config_is "$KOUT-check-llvm" "CONFIG_CC_IS_CLANG=y" ||
+		! config_is "$KOUT-check-llvm" "CONFIG_RUST_INLINE_HELPERS=y"; then
+		echo "$KOUT-check-llvm/.config: not a clang build with the Rust helpers inlined"
+		exit 1
+	fi
+	clippy_rustdoc_in "$KOUT-check-llvm"
+)
 
 # Builds DIR/NAME.rs as a module against the test kernel; it must fail, and
 # its log must show every message given (rustc's or modpost's).
@@ -199,13 +222,14 @@ rustfmt_all() {
 
 rust_env
 echo "TAP version 13"
-echo "1..10"
+echo "1..11"
 result "shellcheck: the project's scripts" shellcheck -x "$PROJECT_DIR"/scripts/*.sh "$PROJECT_DIR/.ci/run"
 result "checkpatch --strict: every patch of the series" checkpatch_series
 result "git am: the series applies to a clean tree and gives what make test tests" git_am_series
 bisect_record
 result "make rustfmtcheck, and rustfmt on the probe module" rustfmt_all
 result "CLIPPY=1 build of the Rust code without warnings; make rustdoc" clippy_rustdoc
+result "the same with LLVM $LLVM_VERSION, rustc $LLVM_RUSTC and CONFIG_RUST_INLINE_HELPERS" clippy_rustdoc_llvm
 result "mm/ builds with CONFIG_KSM_WP_REUSE=n (no Rust object)" reuse_off
 result "mm/ builds with CONFIG_RUST=n (feature gone)" rust_off
 result "a module cannot reach mm's internals (probe/unreachable/ fails to build)" mm_internals_unreachable
