@@ -6,11 +6,13 @@
 #
 # Variables: KERNEL_SRC=/path/to/linux-7.3 (default: Debian's linux-source-7.3)
 #            VM_ACCEL=auto|kvm|tcg, CACHE_DIR=..., DEMO_ARGS="-n 4096",
-#            KERNEL=test|bench|kasan (make run), KERNEL=test|kasan (make test)
+#            KERNEL=test|bench|kasan (make run), KERNEL=test|kasan (make test),
+#            BENCH_KERNELS="bench bench-llvm" (make bench: the GCC bench kernel
+#            and the same built with LLVM 19, CONFIG_RUST_INLINE_HELPERS=y)
 
 S := scripts
 export KERNEL_SRC VM_ACCEL CACHE_DIR DURATION SEED MIX REUSE_TARGET WP_FLIP_MS FLIP_STORM SWAP_PRESSURE STRESS_KERNEL
-export BASE_CONFIG PACKAGE_KERNEL GUEST_ONLY
+export BASE_CONFIG PACKAGE_KERNEL GUEST_ONLY BENCH_KERNELS
 # KERNEL=kasan: the steps make test runs (config, kernel, selftests, the
 # guest) take the KASAN kernel, built with LLVM (kasan/config.fragment)
 ifneq ($(KERNEL),)
@@ -56,7 +58,7 @@ selftests: kernel
 	$(S)/build.sh kselftest-all TARGETS=mm
 	$(S)/build.sh probe
 
-## make bench  the numbers: reuse vs copy vs the anon floor, TCG and icount (BENCH_MODES, BENCH_BOOTS), perf, swap pressure, churn (bench kernel)
+## make bench  the numbers: reuse vs copy vs the anon floor, TCG and icount (BENCH_MODES, BENCH_BOOTS), perf, swap pressure, churn (bench kernel; BENCH_KERNELS="bench bench-llvm": also on the LLVM-built one, side by side)
 bench: tree
 	$(S)/overlay.sh
 	$(S)/bench.sh

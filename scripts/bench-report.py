@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """Turn one `make bench` run into bench/results/<date>-<kernel>.{json,svg,md}
+(the bench kernel, GCC; the bench-llvm kernel's: <date>-<kernel>-llvm.{json,svg,md},
+and with both, <date>-<kernel>-toolchains.md, the two side by side)
 and, for each real program that ran, <date>-<kernel>-workloads-<program>.{json,svg,md}
 (the pre-fork service: <date>-<kernel>-workloads-service.{json,svg,md}).
 
@@ -16,7 +18,13 @@ share of them reused and why the others were copied (a correct copy, the
 memcg rule, or a reuse lost), and what the switch changed in pages allocated and in the
 time of the unit of work.
 
-RAW_DIR holds one directory per guest boot, <mode>-<boot>: mode tcg
+RAW_DIR holds a directory per kernel of BENCH_KERNELS, bench and
+bench-llvm, with its kernel.release and .config (as config), one directory
+per guest boot, <mode>-<boot>, and steps/ (the gdb-stepped faults); and
+workloads/ and service/, the real programs' and the service's boots (of the
+bench kernel). A raw directory of before BENCH_KERNELS has the bench
+kernel's <mode>-<boot> and steps/ at its top; KERNEL_RELEASE is then that
+kernel's, as it is always the workloads' and the service's. The mode is tcg
 (multi-threaded TCG: real memory and atomics costs, noisy) or icount (guest
 time counts instructions: deterministic). Every ratio is taken within one
 boot (absolute times under TCG mean little); the report gives its median
@@ -43,6 +51,9 @@ SCENARIOS = [('ksm_on', 'KSM, switch on (reuse)'),
 TARGETS = {'reuse_over_floor': ('<=', 1.05), 'off_over_on': ('>=', 4.0),
            'allocs_per_reused_fault': ('==', 0.0)}
 MODES = ('icount', 'tcg')
+# The kernels of BENCH_KERNELS: the raw directory's subdirectory of each, and
+# what its reports' base name ends with (the GCC one's is <date>-<release>).
+KERNELS = (('bench', ''), ('bench-llvm', '-llvm'))
 # The phases: bench/workloads/run.py's (steady, restart, pressure, stopped)
 # in their order, and bench/workloads/service.py's in issue 27's order, (a)
 # to (d) after the warm-up (it runs the recycling last).
@@ -150,10 +161,15 @@ def read_steps(path):
         return None
     faults = load_json(path)
     out = {}
+    # A compiler may inline do_wp_page() into its one caller (clang gives a
+    # static function's last call site a large bonus): in a kernel where no
+    # stepped fault names it, the window's faults that name no copy.
+    wp_named = any('do_wp_page' in f['by_symbol'] for f in faults)
     for w, scenario in enumerate(STEP_WINDOWS, 1):
         mine = [f for f in faults if f['window'] == w]
         # The write faults of the timed loop: through do_wp_page(), reused.
-        mine = [f for f in mine if 'do_wp_page' in f['by_symbol'] and 'wp_page_copy' not in f['by_symbol']]
+        mine = [f for f in mine if ('do_wp_page' in f['by_symbol'] or not wp_named)
+                and 'wp_page_copy' not in f['by_symbol']]
         if not mine:
             continue
         counts = {}
@@ -164,7 +180,53 @@ def read_steps(path):
         out[scenario] = {'instructions': common, 'faults': len(mine), 'same_count': counts[common],
                          'all_counts': sorted(f['instructions'] for f in mine),
                          'by_symbol': path_['by_symbol']}
+        if not wp_named:
+            out[scenario]['selected_by'] = 'no wp_page_copy (no fault names do_wp_page: inlined)'
     return out
+
+
+def kernel_dirs(raw):
+    """[(flavour, directory)] of the kernels measured in raw, in KERNELS'
+    order; a raw directory of before BENCH_KERNELS is the bench kernel's."""
+    found = [(k, os.path.join(raw, k)) for k, _ in KERNELS if os.path.isdir(os.path.join(raw, k))]
+    if not found and any(boot_dirs(raw, m) for m in MODES):
+        found = [('bench', raw)]
+    return found
+
+
+def read_config(path):
+    """A .config's CONFIG_X=value lines -> {X: value}, quotes stripped."""
+    out = {}
+    for line in read_text(path).splitlines():
+        if line.startswith('CONFIG_') and '=' in line:
+            k, v = line[len('CONFIG_'):].split('=', 1)
+            out[k] = v[1:-1] if len(v) >= 2 and v[0] == v[-1] == '"' else v
+    return out
+
+
+def kernel_info(kdir, flavour, release):
+    """What was measured in kdir: the flavour, its release (kdir/kernel.release,
+    else the one given) and its toolchain, from the .config bench.sh copied
+    there (None where there is none: a raw directory of before BENCH_KERNELS)."""
+    cfg = read_config(os.path.join(kdir, 'config'))
+    own = read_text(os.path.join(kdir, 'kernel.release')).strip()
+    if cfg.get('CC_IS_CLANG') == 'y':
+        toolchain = 'llvm'
+    elif cfg.get('CC_IS_GCC') == 'y':
+        toolchain = 'gcc'
+    else:
+        toolchain = 'llvm' if flavour.endswith('-llvm') else 'gcc'
+    return {'kernel_flavour': flavour, 'release': own or release, 'toolchain': toolchain,
+            'compiler': cfg.get('CC_VERSION_TEXT'), 'rustc': cfg.get('RUSTC_VERSION_TEXT'),
+            'rust_inline_helpers': (cfg.get('RUST_INLINE_HELPERS') == 'y') if cfg else None}
+
+
+def built_with(info):
+    """'bench-llvm kernel: clang ..., rustc ..., CONFIG_RUST_INLINE_HELPERS=y'."""
+    parts = [p for p in (info['compiler'], info['rustc']) if p]
+    if info['rust_inline_helpers']:
+        parts.append('CONFIG_RUST_INLINE_HELPERS=y')
+    return f'{info["kernel_flavour"]} kernel' + (': ' + ', '.join(parts) if parts else f', {info["toolchain"]}')
 
 
 def svg_plot(summary, title, unit):
@@ -311,8 +373,11 @@ def workloads_summary(runs):
     return rows, {w: sorted(c) for w, c in checksums.items()}
 
 
-def fault_report(raw, kernel, base, modes, benches):
-    """The per-fault scenarios and the workloads of ksm_wp_bench: <base>.{json,svg,md}."""
+def fault_report(raw, kernel, base, modes, benches, info=None):
+    """The per-fault scenarios and the workloads of ksm_wp_bench: <base>.{json,svg,md}.
+    info (kernel_info()) says which kernel and toolchain; the report is returned."""
+    info = info or {'kernel_flavour': 'bench', 'toolchain': 'gcc', 'compiler': None, 'rustc': None,
+                    'rust_inline_helpers': None}
     lead = 'icount' if 'icount' in modes else 'tcg'
     headline = {k: modes[lead]['ratios'][k]['median'] for k in TARGETS}
     targets = {k: {'target': f'{op} {t}', 'mode': lead, 'met': met(k, headline[k])}
@@ -326,6 +391,7 @@ def fault_report(raw, kernel, base, modes, benches):
     report = {
         'date': datetime.date.today().isoformat(),
         'kernel': kernel,
+        **{k: info[k] for k in ('kernel_flavour', 'toolchain', 'compiler', 'rustc', 'rust_inline_helpers')},
         'headline_mode': lead,
         **headline,
         'targets': targets,
@@ -357,11 +423,13 @@ def fault_report(raw, kernel, base, modes, benches):
     m = modes[lead]
     unit = 'instructions' if lead == 'icount' else 'ns'
     with open(base + '.svg', 'w') as f:
-        f.write(svg_plot(m['scenarios'], f'Write fault cost by path, Linux {kernel}, {lead}, '
+        f.write(svg_plot(m['scenarios'], f'Write fault cost by path, Linux {kernel}'
+                         f'{" (LLVM)" if info["toolchain"] == "llvm" else ""}, {lead}, '
                          f'{m["pages"]} pages x {m["rounds"]} rounds x {m["boots"]} boot(s)', unit))
 
-    lines = [f'Linux {kernel}, {m["pages"]} pages per scenario, {m["rounds"]} interleaved rounds per boot; '
-             'every ratio is taken within one boot', '']
+    built = f' ({built_with(info)})' if info['compiler'] or info['rustc'] else ''
+    lines = [f'Linux {kernel}{built}, {m["pages"]} pages per scenario, {m["rounds"]} '
+             'interleaved rounds per boot; every ratio is taken within one boot', '']
     for mode, m in modes.items():
         what = ('icount: guest time counts instructions (1 ns = 1 instruction)' if mode == 'icount'
                 else 'tcg: multi-threaded TCG, real memory and atomics costs, noisy')
@@ -454,6 +522,78 @@ def fault_report(raw, kernel, base, modes, benches):
         f.write(table)
     print(table)
     print(f'written: {base}.json, {base}.svg, {base}.md')
+    return report
+
+
+def toolchains_report(out, gcc, llvm):
+    """The bench kernel (GCC) and the bench-llvm one side by side, from their
+    fault_report()s: <out>.md. Per mode both ran, each scenario's median
+    per fault and the ratios against their targets; the stepped faults'
+    totals, and where the ksm_on fault's instructions moved, by symbol."""
+    kernels = (('GCC', gcc), ('LLVM', llvm))
+    lines = [f'Toolchains side by side, Linux {gcc["kernel"]}'
+             + (f' (LLVM: {llvm["kernel"]})' if llvm['kernel'] != gcc['kernel'] else '')
+             + ': the same config fragments (bench/config.fragment; bench/llvm.fragment adds EXPERT '
+             'and RUST_INLINE_HELPERS) and the same benchmark program', '']
+    for name, r in kernels:
+        lines.append(f'- {name}: {built_with(r)}')
+    lines.append('')
+    for mode in MODES:
+        if (mode in gcc['modes']) != (mode in llvm['modes']):
+            lines += [f'{mode}: ran on the {"GCC" if mode in gcc["modes"] else "LLVM"} kernel alone, '
+                      'not compared', '']
+        if mode not in gcc['modes'] or mode not in llvm['modes']:
+            continue
+        g, lv = gcc['modes'][mode], llvm['modes'][mode]
+        unit = 'instructions' if mode == 'icount' else 'ns'
+
+        def both(k):
+            return f'{g[k]}' if g[k] == lv[k] else f'{g[k]} (GCC) and {lv[k]} (LLVM)'
+        lines += [f'{mode}: median {unit} per fault ({both("boots")} boot(s), '
+                  f'{both("pages")} pages x {both("rounds")} rounds)', '',
+                  '| scenario | GCC | LLVM | LLVM − GCC | LLVM / GCC |', '| --- | ---: | ---: | ---: | ---: |']
+        for s, label in SCENARIOS:
+            a, b = g['scenarios'][s]['median_ns'], lv['scenarios'][s]['median_ns']
+            lines.append(f'| {label} | {a:.0f} | {b:.0f} | {b - a:+.0f} | '
+                         + (f'{b / a:.3f}' if a else '–') + ' |')
+        lines += ['', '| ratio | target | GCC | LLVM |', '| --- | --- | --- | --- |']
+        for k, (op, t) in TARGETS.items():
+            cells = []
+            for m in (g, lv):
+                r = m['ratios'][k]
+                cells.append(f'{r["median"]:.3f} ({r["min"]:.3f}–{r["max"]:.3f}): '
+                             + ('met' if met(k, r['median']) else '**MISSED**'))
+            lines.append(f'| `{k}` | {op} {t} | {cells[0]} | {cells[1]} |')
+        lines.append('')
+    steps = {name: r['stepped_faults'] for name, r in kernels}
+    stepped = {name: st for name, st in steps.items() if st and len(st) == 2}
+    if stepped:
+        lines += ['One write fault stepped in gdb (bench-steps.py; each kernel\'s most common path), '
+                  'instructions from the exception to the return to user space', '',
+                  '| kernel | ksm_on | anon_reuse | difference | ksm_on / anon_reuse |',
+                  '| --- | ---: | ---: | ---: | ---: |']
+        for name, st in stepped.items():
+            on, floor = st['ksm_on']['instructions'], st['anon_reuse']['instructions']
+            lines.append(f'| {name} | {on} | {floor} | {on - floor:+d} | {on / floor:.3f} |')
+        for name in (n for n, _ in kernels if n not in stepped):
+            lines.append(f'| {name} | – | – | – | no stepped faults |')
+        lines.append('')
+    if all(st and 'ksm_on' in st for st in steps.values()):
+        a, b = steps['GCC']['ksm_on']['by_symbol'], steps['LLVM']['ksm_on']['by_symbol']
+        lines += [f'The ksm_on fault by kernel symbol, each function\'s own instructions (inlined '
+                  f'callees included): GCC {steps["GCC"]["ksm_on"]["instructions"]}, LLVM '
+                  f'{steps["LLVM"]["ksm_on"]["instructions"]}, symbols whose count differs', '',
+                  '| symbol | GCC | LLVM | LLVM − GCC |', '| --- | ---: | ---: | ---: |']
+        for sym in sorted(set(a) | set(b), key=lambda k: (b.get(k, 0) - a.get(k, 0), k)):
+            if a.get(sym, 0) != b.get(sym, 0):
+                lines.append(f'| {sym} | {a.get(sym, 0)} | {b.get(sym, 0)} | {b.get(sym, 0) - a.get(sym, 0):+d} |')
+        same = sum(v for k, v in a.items() if b.get(k) == v)
+        lines += [f'| (every other symbol: the same count in both) | {same} | {same} | 0 |', '']
+    table = '\n'.join(lines) + '\n'
+    with open(out + '.md', 'w') as f:
+        f.write(table)
+    print(table)
+    print(f'written: {out}.md')
 
 
 def workloads_report(path, kernel, base):
@@ -790,20 +930,32 @@ def main():
     if len(sys.argv) != 4:
         sys.exit(__doc__)
     raw, kernel, results = sys.argv[1], sys.argv[2], sys.argv[3]
-    modes, benches = {}, {}
-    for mode in MODES:
-        dirs = boot_dirs(raw, mode)
-        if dirs:
-            modes[mode], benches[mode] = mode_summary(dirs)
+    measured = []
+    for flavour, kdir in kernel_dirs(raw):
+        modes, benches = {}, {}
+        for mode in MODES:
+            dirs = boot_dirs(kdir, mode)
+            if dirs:
+                modes[mode], benches[mode] = mode_summary(dirs)
+        if modes:
+            measured.append((flavour, kdir, modes, benches))
     workloads = os.path.join(raw, 'workloads', 'workloads.json')
     service = os.path.join(raw, 'service', 'service.json')
-    if not modes and not os.path.exists(workloads) and not os.path.exists(service):
-        sys.exit(f'bench-report.py: no <mode>-<boot>/bench.json, workloads/workloads.json nor '
-                 f'service/service.json under {raw}')
+    if not measured and not os.path.exists(workloads) and not os.path.exists(service):
+        sys.exit(f'bench-report.py: no <kernel>/<mode>-<boot>/bench.json (or <mode>-<boot>/bench.json), '
+                 f'workloads/workloads.json nor service/service.json under {raw}')
     os.makedirs(results, exist_ok=True)
-    base = os.path.join(results, f'{datetime.date.today().isoformat()}-{kernel}')
-    if modes:
-        fault_report(raw, kernel, base, modes, benches)
+    date = datetime.date.today().isoformat()
+    base = os.path.join(results, f'{date}-{kernel}')
+    reports = {}
+    for flavour, kdir, modes, benches in measured:
+        info = kernel_info(kdir, flavour, kernel)
+        suffix = dict(KERNELS)[flavour]
+        reports[flavour] = fault_report(kdir, info['release'], os.path.join(
+            results, f'{date}-{info["release"]}{suffix}'), modes, benches, info)
+    if 'bench' in reports and 'bench-llvm' in reports:
+        toolchains_report(os.path.join(results, f'{date}-{reports["bench"]["kernel"]}-toolchains'),
+                          reports['bench'], reports['bench-llvm'])
     if os.path.exists(workloads):
         workloads_report(workloads, kernel, base)
     if os.path.exists(service):

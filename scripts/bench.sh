@@ -30,9 +30,30 @@
 # SERVICE_WORKER_LIFE, SERVICE_MAX_REQUESTS and SERVICE_PORT, if set, go to
 # the guest (service.py says what each does).
 # BENCH_MODES= (empty) runs only those boots.
+# BENCH_KERNELS (default "bench") names the kernels the per-fault boots and
+# the steps boot run on, each in turn, with the same benchmark program:
+#   bench       the bench kernel built with GCC, as Debian builds its kernels
+#   bench-llvm  the same config built with LLVM 19 and the rustc on its LLVM
+#               (lib.sh), CONFIG_RUST_INLINE_HELPERS=y (bench/llvm.fragment):
+#               the C helpers inlined into the Rust; a build directory and a
+#               cold build of its own
+# e.g. BENCH_KERNELS="bench bench-llvm". Each kernel's raw output goes to
+# <raw>/<kernel>/ (the real programs' and the service's to <raw>/workloads,
+# <raw>/service), the program to <raw>/bin; its report is
+# bench/results/<date>-<release>.* for bench and <date>-<release>-llvm.* for
+# bench-llvm, and with both, <date>-<release>-toolchains.md sets them side
+# by side. The real programs and the service run on bench alone: WORKLOADS
+# not empty needs bench in BENCH_KERNELS.
 KBUILD_CONFIG=bench
 . "$(dirname "$0")/lib.sh"
-export KBUILD_CONFIG KOUT
+
+# use_kernel FLAVOUR: the kernel the next config, build and boots are of
+# (lib.sh set KOUT once, from the KBUILD_CONFIG it was sourced with).
+use_kernel() {
+	KBUILD_CONFIG=$1
+	KOUT=$(build_dir "$1")
+	export KBUILD_CONFIG KOUT
+}
 
 PAGES=${BENCH_PAGES:-16384}
 ROUNDS=${BENCH_ROUNDS:-5}
@@ -79,45 +100,83 @@ for k in $WORKLOAD_KSMD; do
 done
 case $WORKLOAD_ROUNDS in *[!0-9]* | 0) die "WORKLOAD_ROUNDS=$WORKLOAD_ROUNDS: give a number of rounds, 1 or more" ;; esac
 case $BOOTS in '' | *[!0-9]* | 0) die "BENCH_BOOTS=$BOOTS: give a number of boots, 1 or more" ;; esac
+kernels=''
+for k in ${BENCH_KERNELS:-bench}; do
+	case $k in
+	bench | bench-llvm) ;;
+	*) die "BENCH_KERNELS: $k is not a bench kernel (bench: GCC, as Debian builds; bench-llvm: LLVM $LLVM_VERSION with CONFIG_RUST_INLINE_HELPERS)" ;;
+	esac
+	case " $kernels " in *" $k "*) ;; *) kernels+="${kernels:+ }$k" ;; esac
+done
+[ -n "$kernels" ] || die "BENCH_KERNELS=\"$BENCH_KERNELS\": name bench, bench-llvm or both"
+if [ -n "$programs$service" ] && [[ " $kernels " != *" bench "* ]]; then
+	die "WORKLOADS=\"$WORKLOADS\" run on the bench kernel (GCC) alone: add bench to BENCH_KERNELS=\"$kernels\", or set WORKLOADS= for the per-fault part alone"
+fi
+# The kernels to build: those the per-fault boots run on, and bench for the
+# workloads.
+build=''
+[ -z "$MODES" ] || build=$kernels
+if [ -n "$programs$service" ] && [[ " $build " != *" bench "* ]]; then
+	build+="${build:+ }bench"
+fi
+[ -n "$build" ] || die "BENCH_MODES and WORKLOADS are both empty: nothing to run"
+[ -n "$MODES" ] || [ "$kernels" = bench ] ||
+	warn "BENCH_MODES is empty: bench-llvm is neither built nor booted (the workloads run on bench alone)"
 
-"$PROJECT_DIR/scripts/config.sh"
-"$PROJECT_DIR/scripts/build.sh"
+# Every kernel is configured and built before the first boot: a build that
+# fails does so before hours of boots, not after.
+for k in $build; do
+	use_kernel "$k"
+	"$PROJECT_DIR/scripts/config.sh"
+	"$PROJECT_DIR/scripts/build.sh"
+done
 
+raw=$CACHE_DIR/results/bench-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$raw"
+# One benchmark program for every kernel: a user program, against the uapi
+# headers of the first kernel built (the same tree's, whichever kernel).
 step "Building the benchmark program"
-bin=$KOUT/bench/ksm_wp_bench
+bin=$raw/bin/ksm_wp_bench
 mkdir -p "$(dirname "$bin")"
-gcc -O2 -g -fno-omit-frame-pointer -Wall -Wextra -isystem "$KOUT/usr/include" \
+headers=$(build_dir "${build%% *}")/usr/include
+gcc -O2 -g -fno-omit-frame-pointer -Wall -Wextra -isystem "$headers" \
 	-I "$PROJECT_DIR/demo" \
 	-o "$bin" "$PROJECT_DIR/bench/ksm_wp_bench.c" || die "compiling bench/ksm_wp_bench.c failed"
 gcc -O2 -Wall -Wextra -o "$(dirname "$bin")/launch" "$PROJECT_DIR/bench/workloads/launch.c" ||
 	die "compiling bench/workloads/launch.c failed"
 
-raw=$CACHE_DIR/results/bench-$(date +%Y%m%d-%H%M%S)
-mkdir -p "$raw"
-for mode in $MODES; do
-	for boot in $(seq "$BOOTS"); do
-		parts=none
-		[ "$boot$mode" != 1tcg ] || parts=full
-		[ "$boot$mode" != 1icount ] || parts=pairs
-		out=$raw/$mode-$boot
-		mkdir -p "$out"
-		step "Benchmark guest, $mode, boot $boot of $BOOTS ($PAGES pages x $ROUNDS rounds, extra parts: $parts; raw output in $out)"
-		icount=0
-		[ "$mode" = tcg ] || icount=1 # vm.sh: icount is TCG
-		VM_ICOUNT=$icount VM_OUT=$out \
-			"$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-bench.sh" \
-			"$out" "$bin" "$PAGES" "$ROUNDS" "$CHURN" "$parts" ||
-			die "the benchmark failed in the $mode guest (boot $boot); see $out"
+# The per-fault boots of kernel $1 and its steps boot, into $raw/$1 with its
+# release and .config (the report reads the compiler from it).
+per_fault() { # per_fault KERNEL INDEX
+	local k=$1 kraw=$raw/$1 mode boot parts out icount port vmpid
+	use_kernel "$k"
+	mkdir -p "$kraw"
+	cp "$KOUT/include/config/kernel.release" "$kraw/kernel.release"
+	cp "$KOUT/.config" "$kraw/config"
+	for mode in $MODES; do
+		for boot in $(seq "$BOOTS"); do
+			parts=none
+			[ "$boot$mode" != 1tcg ] || parts=full
+			[ "$boot$mode" != 1icount ] || parts=pairs
+			out=$kraw/$mode-$boot
+			mkdir -p "$out"
+			step "Benchmark guest, $k kernel, $mode, boot $boot of $BOOTS ($PAGES pages x $ROUNDS rounds, extra parts: $parts; raw output in $out)"
+			icount=0
+			[ "$mode" = tcg ] || icount=1 # vm.sh: icount is TCG
+			VM_ICOUNT=$icount VM_OUT=$out \
+				"$PROJECT_DIR/scripts/vm.sh" "$PROJECT_DIR/scripts/guest-bench.sh" \
+				"$out" "$bin" "$PAGES" "$ROUNDS" "$CHURN" "$parts" ||
+				die "the benchmark failed in the $mode guest of the $k kernel (boot $boot); see $out"
+		done
 	done
-done
 
-# Where a fault's instructions go, exactly: gdb single-steps the first
-# faults of one timed write of ksm_on and of anon_reuse (bench-steps.py).
-if [ "${BENCH_STEPS:-1}" = 1 ] && [ -n "$MODES" ]; then
-	out=$raw/steps
+	# Where a fault's instructions go, exactly: gdb single-steps the first
+	# faults of one timed write of ksm_on and of anon_reuse (bench-steps.py).
+	[ "${BENCH_STEPS:-1}" = 1 ] || return 0
+	out=$kraw/steps
 	mkdir -p "$out"
-	port=$((20000 + $$ % 10000))
-	step "Stepping the first write faults of ksm_on and anon_reuse in gdb (raw output in $out)"
+	port=$((20000 + ($$ + $2) % 10000))
+	step "Stepping the first write faults of ksm_on and anon_reuse in gdb, $k kernel (raw output in $out)"
 	VM_GDB_PORT=$port VM_ACCEL=tcg VM_OUT=$out "$PROJECT_DIR/scripts/vm.sh" \
 		"$PROJECT_DIR/scripts/guest-bench.sh" "$out" "$bin" 64 1 0 steps >"$out/guest.log" 2>&1 &
 	vmpid=$!
@@ -126,13 +185,23 @@ if [ "${BENCH_STEPS:-1}" = 1 ] && [ -n "$MODES" ]; then
 		kill -0 "$vmpid" 2>/dev/null || break
 		sleep 1
 	done
-	[ -s "$out/kallsyms" ] || die "the steps guest did not come up; see $out/guest.log"
+	[ -s "$out/kallsyms" ] || die "the steps guest of the $k kernel did not come up; see $out/guest.log"
 	STEPS_DIR=$out STEPS_FAULTS=16 timeout 1800 gdb -batch -nx \
 		-ex "target remote 127.0.0.1:$port" -x "$PROJECT_DIR/scripts/bench-steps.py" \
 		>"$out/gdb.log" 2>&1 || warn "gdb stepping failed; see $out/gdb.log"
-	wait "$vmpid" || die "the steps guest failed; see $out/guest.log"
+	wait "$vmpid" || die "the steps guest of the $k kernel failed; see $out/guest.log"
 	[ -s "$out/steps.json" ] || die "no steps.json from gdb; see $out/gdb.log"
+}
+if [ -n "$MODES" ]; then
+	n=0
+	for k in $kernels; do
+		per_fault "$k" "$n"
+		n=$((n + 1))
+	done
 fi
+
+# The real programs and the service boot the bench kernel.
+use_kernel bench
 
 # Real programs, in a TCG boot of their own: their rounds take long (ksmd's
 # full scans at its default pace), and they need no other part.
@@ -171,5 +240,9 @@ if [ -n "$service" ]; then
 fi
 
 step "Report"
+# The release given is the bench kernel's (the workloads'), or the first
+# kernel's; each kernel's per-fault report takes its own, $raw/<kernel>/kernel.release.
+release_kernel=bench
+[[ " $build " == *" bench "* ]] || release_kernel=${build%% *}
 "$VENV/bin/python" "$PROJECT_DIR/scripts/bench-report.py" "$raw" \
-	"$(cat "$KOUT/include/config/kernel.release")" "$PROJECT_DIR/bench/results"
+	"$(cat "$(build_dir "$release_kernel")/include/config/kernel.release")" "$PROJECT_DIR/bench/results"
