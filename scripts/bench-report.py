@@ -112,6 +112,12 @@ def read_text(path):
     return open(path).read() if os.path.exists(path) else ''
 
 
+def ratio(v):
+    """A ratio for the tables: three decimals, but a small one that is not
+    zero shows its digits (a 0.000 that misses '== 0' would hide why)."""
+    return f'{v:.3f}' if v == 0 or abs(v) >= 0.001 else f'{v:.2g}'
+
+
 def met(name, value):
     op, target = TARGETS[name]
     return {'<=': value <= target, '>=': value >= target, '==': value == target}[op]
@@ -445,7 +451,7 @@ def fault_report(raw, kernel, base, modes, benches, info=None):
         lines.append('')
         for k, (op, t) in TARGETS.items():
             r = m['ratios'][k]
-            lines.append(f'- {mode} `{k}` = {r["median"]:.3f}, spread over boots {r["min"]:.3f}–{r["max"]:.3f} '
+            lines.append(f'- {mode} `{k}` = {ratio(r["median"])}, spread over boots {ratio(r["min"])}–{ratio(r["max"])} '
                          f'(target {op} {t}: {"met" if met(k, r["median"]) else "MISSED"})')
         lines.append('')
     if steps and len(steps) == 2:
@@ -561,7 +567,7 @@ def toolchains_report(out, gcc, llvm):
             cells = []
             for m in (g, lv):
                 r = m['ratios'][k]
-                cells.append(f'{r["median"]:.3f} ({r["min"]:.3f}–{r["max"]:.3f}): '
+                cells.append(f'{ratio(r["median"])} ({ratio(r["min"])}–{ratio(r["max"])}): '
                              + ('met' if met(k, r['median']) else '**MISSED**'))
             lines.append(f'| `{k}` | {op} {t} | {cells[0]} | {cells[1]} |')
         lines.append('')
@@ -684,7 +690,7 @@ def service_summary(runs):
         once = [s['mapped_once'] for s in samples]
         mapped = [sum(int(k) * v for k, v in s['mapcount'].items()) / s['ksm_pages']
                   for s in samples if s['ksm_pages']]
-        ratio = [ph['pages_sharing'][1] / ph['pages_shared'][1] for ph in phs if ph['pages_shared'][1]]
+        sharers = [ph['pages_sharing'][1] / ph['pages_shared'][1] for ph in phs if ph['pages_shared'][1]]
         verdicts, master = {}, {}
         for ph in phs:
             add_verdicts(verdicts, ph['service']['verdicts'])
@@ -703,7 +709,7 @@ def service_summary(runs):
             'allocs': med([ph['service']['allocs'] for ph in phs]),
             'workers_booted': med([ph['workers_booted'] for ph in phs]),
             'workers_recycled': med([ph['workers_recycled'] for ph in phs]),
-            'sharing_over_shared': med(ratio) if ratio else None,
+            'sharing_over_shared': med(sharers) if sharers else None,
             'mean_mapcount': med(mapped) if mapped else None,
             'ksm_pages_sampled': med([s['ksm_pages'] for s in samples]) if samples else None,
             'mapped_once': med(once) if once else None,
