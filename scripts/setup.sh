@@ -101,6 +101,12 @@ if ! rustup run "$LLVM_RUSTC" rustc --version >/dev/null 2>&1; then
 fi
 [ -d "$(rustup run "$LLVM_RUSTC" rustc --print sysroot)/lib/rustlib/src/rust/library" ] ||
 	rustup component add rust-src --toolchain "$LLVM_RUSTC" || die "rustup component add rust-src --toolchain $LLVM_RUSTC failed"
+# make check runs clippy with it, and bindgen formats what it generates.
+for c in clippy:clippy-driver rustfmt:rustfmt; do
+	rustup run "$LLVM_RUSTC" "${c#*:}" --version >/dev/null 2>&1 ||
+		rustup component add "${c%%:*}" --toolchain "$LLVM_RUSTC" >/dev/null 2>&1 ||
+		die "rustup component add ${c%%:*} --toolchain $LLVM_RUSTC failed"
+done
 # RUST_INLINE_HELPERS links clang's bitcode into rustc's: the same LLVM major.
 rustc_llvm=$(rustup run "$LLVM_RUSTC" rustc -vV | sed -n 's/^LLVM version: //p')
 [ "${rustc_llvm%%.*}" = "$LLVM_VERSION" ] ||
