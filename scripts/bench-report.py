@@ -4,7 +4,8 @@
 (the bench kernel, GCC; the bench-llvm kernel's: <date>-<kernel>-llvm.{json,svg,md},
 and with both, <date>-<kernel>-toolchains.md, the two side by side)
 and, for each real program that ran, <date>-<kernel>-workloads-<program>.{json,svg,md}
-(the pre-fork service: <date>-<kernel>-workloads-service.{json,svg,md}).
+(the pre-fork service: <date>-<kernel>-workloads-service.{json,svg,md};
+the identical virtual machines: <date>-<kernel>-vm.{json,md}).
 
 usage: bench-report.py RAW_DIR KERNEL_RELEASE RESULTS_DIR
        bench-report.py --headline OUT.md WORKLOADS-PROGRAM.json...
@@ -55,21 +56,23 @@ MODES = ('icount', 'tcg')
 # what its reports' base name ends with (the GCC one's is <date>-<release>).
 KERNELS = (('bench', ''), ('bench-llvm', '-llvm'))
 # The phases: bench/workloads/run.py's (steady, restart, pressure, stopped)
-# in their order, and bench/workloads/service.py's in issue 27's order, (a)
-# to (d) after the warm-up (it runs the recycling last).
-PHASE_ORDER = ('warmup', 'steady', 'restart', 'recycle', 'reload', 'pressure', 'stopped')
+# in their order, bench/workloads/service.py's in issue 27's order, (a)
+# to (d) after the warm-up (it runs the recycling last), and
+# bench/workloads/vm.py's in the order they run (first: a boot alone).
+PHASE_ORDER = ('first', 'warmup', 'steady', 'restart', 'reboot', 'recycle', 'reload', 'pressure', 'stopped',
+               'shutdown')
 # Refusals that are correct copies: the page has another mapping or swap entry.
 CORRECT_COPIES = ('mapped', 'swapcache')
 
 
 
-def write_table(out, lines):
+def write_table(out, lines, svg=True):
     """A report's table: OUT.md, and on stdout with the files written."""
     table = '\n'.join(lines) + '\n'
     with open(out + '.md', 'w') as f:
         f.write(table)
     print(table)
-    print(f'written: {out}.json, {out}.svg, {out}.md')
+    print(f'written: {out}.json, ' + (f'{out}.svg, ' if svg else '') + f'{out}.md')
 
 def load_json(path):
     with open(path) as f:
@@ -812,6 +815,100 @@ def service_report(path, kernel, out):
     write_table(out, lines)
 
 
+def vm_report(path, kernel, out):
+    """The identical virtual machines (bench/workloads/vm.py): <out>.{json,md},
+    small until the workload has run: per ksmd setting, phase and switch
+    position, medians over the runs; the boots; every checksum. A run whose
+    checks failed is left out of the medians and listed; so is one a guest
+    did not survive."""
+    vm = load_json(path)
+    errored = [r for r in vm['runs'] if 'error' in r]
+    failed = [r for r in vm['runs'] if 'error' not in r and r['failed']]
+    runs = [r for r in vm['runs'] if 'error' not in r and not r['failed']]
+    med = statistics.median
+    groups = {}
+    for r in runs:
+        for ph in r['phases']:
+            groups.setdefault((r['ksmd'], ph['phase'], r['wp_reuse']), []).append(ph)
+    rows = []
+    for (ksmd, phase, wp), phs in sorted(groups.items(),
+                                         key=lambda g: (g[0][0], phase_rank(g[0][1]), -g[0][2])):
+        verdicts = {}
+        for ph in phs:
+            for g in ph['guests']:
+                add_verdicts(verdicts, g['verdicts'])
+        samples = [s for ph in phs for s in ph['samples']]
+        once = [s['mapped_once'] for s in samples]
+        mapped = [sum(int(k) * v for k, v in s['mapcount'].items()) / s['ksm_pages']
+                  for s in samples if s['ksm_pages']]
+        unit_s = [u['cs'] / 100 for ph in phs for g in ph['guests'] for u in g['units']]
+        rows.append({'ksmd': ksmd, 'phase': phase, 'wp_reuse': wp, 'phases': len(phs),
+                     'ksm_write_faults': med([ph['cow_ksm'] + ph['ksm_wp_reuse'] for ph in phs]),
+                     'verdicts_total': verdicts,
+                     'allocs': med([sum(g['allocs'] for g in ph['guests']) for ph in phs]),
+                     'unit_s': med(unit_s), 'unit_s_min': min(unit_s), 'unit_s_max': max(unit_s),
+                     'pages_sharing': med([ph['pages_sharing'][1] for ph in phs]),
+                     'pages_shared': med([ph['pages_shared'][1] for ph in phs]),
+                     'mean_mapcount': med(mapped) if mapped else None,
+                     'mapped_once': med(once) if once else None,
+                     'mapped_once_min': min(once) if once else None,
+                     'mapped_once_max': max(once) if once else None,
+                     'ksmd_ticks': med([ph['ksmd_ticks'] for ph in phs]),
+                     'pswpin': med([ph['pswpin'] for ph in phs])})
+    boots = {}
+    for r in runs + failed:
+        for b in r['boots']:
+            boots.setdefault(b['why'], []).append(b['seconds'])
+    st = vm['settings']
+    report = {'date': datetime.date.today().isoformat(), 'kernel': kernel, 'kind': 'vm',
+              'settings': st, 'qemu': vm['qemu'], 'qemu_argv': vm['qemu_argv'], 'ksmd': vm['ksmd'],
+              'summary': rows, 'runs': runs, 'failed_runs': failed, 'errored_runs': errored}
+    with open(out + '.json', 'w') as f:
+        json.dump(report, f, indent=1)
+        f.write('\n')
+    lines = [f'Identical virtual machines (tcg): {st["guests"]} QEMU guests ({vm["qemu"]}, TCG inside '
+             f'the TCG guest, -machine mem-merge=on, {st["mem_mib"]} MiB, one vCPU), each in a cgroup of '
+             'its own, booting the same kernel (KBUILD_CONFIG=nested) and initramfs; a unit of work '
+             f'writes {st["files"]} files of {st["file_kib"]} KiB to {st["fs"]} and reads them back '
+             f'through md5sum, {st["units"]} units a phase in every guest at once. Phases, in the order '
+             'they ran: steady; reboot (a guest shut down and booted as a new QEMU process); pressure '
+             '(memory.max on the parent below the working set, swap on a loop device); shutdown (a '
+             'guest gone). Medians over the runs; KSM write faults: the guest\'s cow_ksm + ksm_wp_reuse; '
+             'verdicts: the tracepoint on every thread of every QEMU, summed over the runs; unit s: the '
+             'guests\' own times; "mapped once": KSM pages with mapcount 1, sampled before the units '
+             'and after each round of them', '',
+             '| ksmd | phase | wp_reuse | runs | KSM write faults | pages allocated | unit s | '
+             'pages_sharing / pages_shared | mean mapcount | KSM pages mapped once | ksmd CPU, ticks | '
+             'swap-ins | tracepoint verdicts |',
+             '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |']
+    for r in rows:
+        v = ', '.join(f'{k} {n}' for k, n in sorted(r['verdicts_total'].items())) or '–'
+        once = ('–' if r['mapped_once'] is None else
+                f'{r["mapped_once"]:.0f} ({r["mapped_once_min"]}–{r["mapped_once_max"]})')
+        mc = '–' if r['mean_mapcount'] is None else f'{r["mean_mapcount"]:.2f}'
+        lines.append(f'| {r["ksmd"]} | {r["phase"]} | {r["wp_reuse"]} | {r["phases"]} | '
+                     f'{r["ksm_write_faults"]:.0f} | {r["allocs"]:.0f} | '
+                     f'{r["unit_s"]:.1f} ({r["unit_s_min"]:.1f}–{r["unit_s_max"]:.1f}) | '
+                     f'{r["pages_sharing"]:.0f} / {r["pages_shared"]:.0f} | {mc} | {once} | '
+                     f'{r["ksmd_ticks"]:.0f} | {r["pswpin"]:.0f} | {v} |')
+    lines.append('')
+    for why, secs in sorted(boots.items()):
+        lines.append(f'- boot ({why}), seconds from QEMU\'s start to the ready marker: median '
+                     f'{med(secs):.0f} ({min(secs):.0f}–{max(secs):.0f}) of {len(secs)} boots')
+    sums = {u['checksum'] for r in runs + failed for ph in r['phases'] for g in ph['guests']
+            for u in g['units']}
+    lines.append('- checksums printed, every guest and unit, switch on and off: '
+                 + ('none' if not sums else 'all the expected one' if sums == {vm['expected_checksum']}
+                    else f'{len(sums)} distinct, expected {vm["expected_checksum"]}'))
+    for r in failed:
+        lines.append(f'- FAILED run, round {r["round"]}, ksmd {r["ksmd"]}, wp_reuse={r["wp_reuse"]} '
+                     f'(not in the medians): {"; ".join(r["failed"])}')
+    for r in errored:
+        lines.append(f'- FAILED run, round {r["round"]}, ksmd {r["ksmd"]}, wp_reuse={r["wp_reuse"]}: '
+                     f'{r["error"]}')
+    write_table(out, lines, svg=False)
+
+
 def headline(out, paths):
     """One row per program, ASLR, ksmd setting and phase, from the per-program
     reports' summary rows: merged pages and KSM write faults with the switch
@@ -947,9 +1044,10 @@ def main():
             measured.append((flavour, kdir, modes, benches))
     workloads = os.path.join(raw, 'workloads', 'workloads.json')
     service = os.path.join(raw, 'service', 'service.json')
-    if not measured and not os.path.exists(workloads) and not os.path.exists(service):
+    vm = os.path.join(raw, 'vm', 'vm.json')
+    if not measured and not any(os.path.exists(p) for p in (workloads, service, vm)):
         sys.exit(f'bench-report.py: no <kernel>/<mode>-<boot>/bench.json (or <mode>-<boot>/bench.json), '
-                 f'workloads/workloads.json nor service/service.json under {raw}')
+                 f'workloads/workloads.json, service/service.json nor vm/vm.json under {raw}')
     os.makedirs(results, exist_ok=True)
     date = datetime.date.today().isoformat()
     base = os.path.join(results, f'{date}-{kernel}')
@@ -966,6 +1064,9 @@ def main():
         workloads_report(workloads, kernel, base)
     if os.path.exists(service):
         service_report(service, kernel, f'{base}-workloads-service')
+    if os.path.exists(vm):
+        # Not a -workloads- report: the headline joins those alone.
+        vm_report(vm, kernel, f'{base}-vm')
     if os.path.exists(workloads) or os.path.exists(service):
         # The programs may have run in separate invocations (WORKLOADS=python,
         # then node, ...): join the day's per-program reports into the one

@@ -29,6 +29,17 @@
 # each), SERVICE_WRK_TIMEOUT, SERVICE_SAMPLES,
 # SERVICE_WORKER_LIFE, SERVICE_MAX_REQUESTS and SERVICE_PORT, if set, go to
 # the guest (service.py says what each does).
+# WORKLOADS may also name "vm", not in the default: identical virtual
+# machines, NESTED_GUESTS QEMU guests under TCG inside a TCG boot of its own
+# (bench/workloads/vm.py), last: NESTED_ROUNDS rounds (1; 0: one measured
+# boot of the guests and their units once, nothing else) x NESTED_KSMD
+# ("default") x the switch. It builds the nested guests' own kernel
+# (KBUILD_CONFIG=nested: tinyconfig and nested/config.fragment) and their
+# initramfs (scripts/nested-initramfs.sh; NESTED_DATA_KIB, NESTED_SEED);
+# the outer guest gets VM_MEM_MB=4096 unless set. NESTED_GUESTS,
+# NESTED_MEM_MIB, NESTED_FILES, NESTED_FILE_KIB, NESTED_FS, NESTED_UNITS,
+# NESTED_TB_MIB, NESTED_BOOT_TIMEOUT, NESTED_UNIT_TIMEOUT and NESTED_APPEND,
+# if set, go to the guest (vm.py says what each does).
 # BENCH_MODES= (empty) runs only those boots.
 # BENCH_KERNELS (default "bench") names the kernels the per-fault boots and
 # the steps boot run on, each in turn, with the same benchmark program:
@@ -68,13 +79,15 @@ for m in $MODES; do
 	case $m in tcg | icount) ;; *) die "BENCH_MODES: $m is not a mode (tcg, icount)" ;; esac
 done
 [ -n "$MODES$WORKLOADS" ] || die "BENCH_MODES and WORKLOADS are both empty: nothing to run"
-# The programs run in one boot, the service in one of its own.
-programs='' service=''
+# The programs run in one boot, the service and the virtual machines each
+# in one of their own.
+programs='' service='' vm=''
 for w in $WORKLOADS; do
 	case $w in
 	python | node | java) programs+="${programs:+ }$w" ;;
 	service) service=1 ;;
-	*) die "WORKLOADS: $w is not a workload (python, node, java, service)" ;;
+	vm) vm=1 ;;
+	*) die "WORKLOADS: $w is not a workload (python, node, java, service, vm)" ;;
 	esac
 done
 SERVICE_WORKERS=${SERVICE_WORKERS:-4 8}
@@ -91,6 +104,20 @@ if [ -n "$service" ]; then
 	for v in $SERVICE_SIZES; do
 		case ${!v-1} in '' | *[!0-9]* | 0*) die "$v=${!v}: give a whole number, 1 or more" ;; esac
 	done
+fi
+NESTED_ROUNDS=${NESTED_ROUNDS:-1}
+NESTED_KSMD=${NESTED_KSMD:-default}
+NESTED_SIZES="NESTED_GUESTS NESTED_MEM_MIB NESTED_FILES NESTED_FILE_KIB NESTED_UNITS NESTED_TB_MIB
+	NESTED_BOOT_TIMEOUT NESTED_UNIT_TIMEOUT"
+if [ -n "$vm" ]; then
+	case $NESTED_ROUNDS in '' | *[!0-9]* | 0?*) die "NESTED_ROUNDS=$NESTED_ROUNDS: give a number of rounds (0: a boot alone)" ;; esac
+	for k in $NESTED_KSMD; do
+		case $k in default | aggressive) ;; *) die "NESTED_KSMD: $k is not default or aggressive" ;; esac
+	done
+	for v in $NESTED_SIZES; do
+		case ${!v-1} in '' | *[!0-9]* | 0*) die "$v=${!v}: give a whole number, 1 or more" ;; esac
+	done
+	case ${NESTED_FS:-tmpfs} in tmpfs | ext2) ;; *) die "NESTED_FS=$NESTED_FS: use tmpfs or ext2" ;; esac
 fi
 for a in $WORKLOAD_ASLR; do
 	case $a in on | off) ;; *) die "WORKLOAD_ASLR: $a is not on or off" ;; esac
@@ -109,14 +136,14 @@ for k in ${BENCH_KERNELS:-bench}; do
 	case " $kernels " in *" $k "*) ;; *) kernels+="${kernels:+ }$k" ;; esac
 done
 [ -n "$kernels" ] || die "BENCH_KERNELS=\"$BENCH_KERNELS\": name bench, bench-llvm or both"
-if [ -n "$programs$service" ] && [[ " $kernels " != *" bench "* ]]; then
+if [ -n "$programs$service$vm" ] && [[ " $kernels " != *" bench "* ]]; then
 	die "WORKLOADS=\"$WORKLOADS\" run on the bench kernel (GCC) alone: add bench to BENCH_KERNELS=\"$kernels\", or set WORKLOADS= for the per-fault part alone"
 fi
 # The kernels to build: those the per-fault boots run on, and bench for the
 # workloads.
 build=''
 [ -z "$MODES" ] || build=$kernels
-if [ -n "$programs$service" ] && [[ " $build " != *" bench "* ]]; then
+if [ -n "$programs$service$vm" ] && [[ " $build " != *" bench "* ]]; then
 	build+="${build:+ }bench"
 fi
 [ -n "$build" ] || die "BENCH_MODES and WORKLOADS are both empty: nothing to run"
@@ -130,6 +157,14 @@ for k in $build; do
 	"$PROJECT_DIR/scripts/config.sh"
 	"$PROJECT_DIR/scripts/build.sh"
 done
+if [ -n "$vm" ]; then
+	# The nested guests' kernel, a flavour of its own, and their initramfs
+	# beside it.
+	nested_kout=$(build_dir nested)
+	KBUILD_CONFIG=nested KOUT=$nested_kout "$PROJECT_DIR/scripts/config.sh"
+	KBUILD_CONFIG=nested KOUT=$nested_kout "$PROJECT_DIR/scripts/build.sh" bzImage
+	"$PROJECT_DIR/scripts/nested-initramfs.sh" "$nested_kout/nested"
+fi
 
 raw=$CACHE_DIR/results/bench-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$raw"
@@ -237,6 +272,32 @@ if [ -n "$service" ]; then
 		"$PROJECT_DIR/scripts/guest-bench.sh" "$out" "$bin" "$PAGES" "$ROUNDS" "$CHURN" workloads \
 		service "$WORKLOAD_ROUNDS" on "$SERVICE_KSMD" ||
 		warn "the service failed in its guest (see $out); reporting what there is"
+fi
+
+# Identical virtual machines, in a TCG boot of their own, last: the
+# longest and least known.
+if [ -n "$vm" ]; then
+	out=$raw/vm
+	mkdir -p "$out"
+	vm_env=("NESTED_KERNEL=$nested_kout/arch/x86/boot/bzImage"
+		"NESTED_INITRD=$nested_kout/nested/initramfs.cpio" "NESTED_DATA=$nested_kout/nested/data.bin")
+	for v in $NESTED_SIZES NESTED_FS NESTED_APPEND; do
+		[ -z "${!v:-}" ] || vm_env+=("$v=${!v}")
+	done
+	# Not timed yet: in a first look, two nested guests booting the bench
+	# kernel printed nothing after SeaBIOS in 400 s; a run is two boots,
+	# five waits for ksmd and four phases of units. Allow an hour a run.
+	runs=$(($(wc -w <<<"$NESTED_KSMD") * 2 * NESTED_ROUNDS))
+	[ "$runs" -gt 0 ] || runs=1
+	step "Identical virtual machines: ${NESTED_GUESTS:-3} nested QEMU guests, $NESTED_ROUNDS rounds (0: a boot alone) x ksmd $NESTED_KSMD x wp_reuse=1,0 (raw output in $out)"
+	# The guests' RAM, QEMU's translation caches and the swap of the
+	# pressure phase need room beside the guest's own: 3 GiB was every
+	# other boot's.
+	VM_MEM_MB=${VM_MEM_MB:-4096} VM_TIMEOUT=$((runs * 3600 + 900)) VM_ACCEL=tcg VM_OUT=$out \
+		"$PROJECT_DIR/scripts/vm.sh" env "${vm_env[@]}" \
+		"$PROJECT_DIR/scripts/guest-bench.sh" "$out" "$bin" "$PAGES" "$ROUNDS" "$CHURN" workloads \
+		vm "$NESTED_ROUNDS" on "$NESTED_KSMD" ||
+		warn "the virtual machines failed in their guest (see $out); reporting what there is"
 fi
 
 step "Report"

@@ -223,7 +223,7 @@ rustfmt_all() {
 rust_env
 echo "TAP version 13"
 echo "1..11"
-result "shellcheck: the project's scripts" shellcheck -x "$PROJECT_DIR"/scripts/*.sh "$PROJECT_DIR/.ci/run"
+result "shellcheck: the project's scripts" shellcheck -x "$PROJECT_DIR"/scripts/*.sh "$PROJECT_DIR/.ci/run" "$PROJECT_DIR/nested/init"
 result "checkpatch --strict: every patch of the series" checkpatch_series
 result "git am: the series applies to a clean tree and gives what make test tests" git_am_series
 bisect_record

@@ -6,7 +6,9 @@
 # hold its value in the result. Skipped when no input changed, so an
 # unchanged tree rebuilds nothing. The package flavour (make package) starts
 # from BASE_CONFIG instead, with package/config.fragment and the bench
-# fragment (no debug options) over it.
+# fragment (no debug options) over it. The nested flavour (the guests of make
+# bench WORKLOADS=vm) starts from tinyconfig, with nested/config.fragment
+# alone.
 . "$(dirname "$0")/lib.sh"
 rust_env
 
@@ -18,6 +20,7 @@ rust_env
 fragments=("$PROJECT_DIR/.config.fragment" "$KTREE/tools/testing/selftests/mm/config")
 checked=("$PROJECT_DIR/.config.fragment")
 base=
+tiny=()
 case $KBUILD_CONFIG in
 test) ;;
 bench | kcsan | kasan) fragments+=("$PROJECT_DIR/$KBUILD_CONFIG/config.fragment"); checked+=("$PROJECT_DIR/$KBUILD_CONFIG/config.fragment") ;;
@@ -30,7 +33,18 @@ package)
 	fragments=("$PROJECT_DIR/package/config.fragment" "$PROJECT_DIR/bench/config.fragment")
 	checked=("$PROJECT_DIR/package/config.fragment")
 	;;
-*) die "KBUILD_CONFIG=$KBUILD_CONFIG: use test, bench, kcsan, kasan, bench-llvm or package" ;;
+nested)
+	# tinyconfig's own fragments, in its order, then ours. They go through
+	# allnoconfig together (merge_config.sh -n), as tinyconfig does with
+	# its base: an option that ours turns on shows others (TTY shows VT,
+	# BLOCK the I/O schedulers), which must come out off, not at their
+	# defaults as olddefconfig after a merge would leave them.
+	tiny=("$KTREE/kernel/configs/tiny-base.config" "$KTREE/kernel/configs/tiny.config"
+		"$KTREE/arch/x86/configs/tiny.config")
+	fragments=("$PROJECT_DIR/nested/config.fragment")
+	checked=("$PROJECT_DIR/nested/config.fragment")
+	;;
+*) die "KBUILD_CONFIG=$KBUILD_CONFIG: use test, bench, kcsan, kasan, bench-llvm, package or nested" ;;
 esac
 for f in ${EXTRA_FRAGMENTS:-}; do fragments+=("$f"); checked+=("$f"); done
 
@@ -43,20 +57,28 @@ fi
 
 step "Configuring $KOUT"
 mkdir -p "$KOUT"
-if ! make -s -C "$KTREE" O="$KOUT" "${KMAKE_TOOLCHAIN[@]}" rustavailable >"$KOUT/rustavailable.log" 2>&1; then
+# The nested guests' kernel has no Rust.
+if [ "${#tiny[@]}" -eq 0 ] && ! make -s -C "$KTREE" O="$KOUT" "${KMAKE_TOOLCHAIN[@]}" rustavailable >"$KOUT/rustavailable.log" 2>&1; then
 	cat "$KOUT/rustavailable.log" >&2
 	die "the Rust toolchain is not usable for this kernel (above): run 'make setup' to install rust-src, bindgen and libclang"
 fi
 rm -f "$KOUT/.ksm-wp-config-hash"
-if [ -n "$base" ]; then
-	cp "$base" "$KOUT/.config"
-	: >"$KOUT/config.log"
+if [ "${#tiny[@]}" -gt 0 ]; then
+	# merge_config.sh runs make where it is run. ARCH=x86_64: with
+	# ARCH=x86, allnoconfig answers the 64-bit prompt no.
+	(cd "$KTREE" && ARCH=x86_64 scripts/kconfig/merge_config.sh -n -O "$KOUT" "${tiny[@]}" "${fragments[@]}") \
+		>"$KOUT/config.log" 2>&1 || die "merge_config.sh -n (tinyconfig) failed: see $KOUT/config.log"
 else
-	(cd "$KTREE" && virtme-configkernel --defconfig O="$KOUT" >"$KOUT/config.log" 2>&1) ||
-		die "virtme-configkernel --defconfig failed: see $KOUT/config.log"
+	if [ -n "$base" ]; then
+		cp "$base" "$KOUT/.config"
+		: >"$KOUT/config.log"
+	else
+		(cd "$KTREE" && virtme-configkernel --defconfig O="$KOUT" >"$KOUT/config.log" 2>&1) ||
+			die "virtme-configkernel --defconfig failed: see $KOUT/config.log"
+	fi
+	"$KTREE/scripts/kconfig/merge_config.sh" -m -O "$KOUT" "$KOUT/.config" "${fragments[@]}" >>"$KOUT/config.log" 2>&1 ||
+		die "merge_config.sh failed: see $KOUT/config.log"
 fi
-"$KTREE/scripts/kconfig/merge_config.sh" -m -O "$KOUT" "$KOUT/.config" "${fragments[@]}" >>"$KOUT/config.log" 2>&1 ||
-	die "merge_config.sh failed: see $KOUT/config.log"
 make -C "$KTREE" O="$KOUT" "${KMAKE_TOOLCHAIN[@]}" olddefconfig >>"$KOUT/config.log" 2>&1 ||
 	die "make olddefconfig failed: see $KOUT/config.log"
 

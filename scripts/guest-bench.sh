@@ -16,7 +16,11 @@
 #            with the launcher built next to BENCH); WORKLOADS=service
 #            alone: the pre-fork service (bench/workloads/service.py), with
 #            SERVICE_WORKERS workers ("4 8") and the ksmd settings of KSMD,
-#            ASLR unused (every worker is a fork of one master)
+#            ASLR unused (every worker is a fork of one master);
+#            WORKLOADS=vm alone: identical virtual machines, nested QEMU
+#            guests (bench/workloads/vm.py), the ksmd settings of KSMD,
+#            WORKLOAD_ROUNDS 0 for a measured boot alone, ASLR unused; the
+#            nested kernel, initramfs and sizes come as NESTED_* variables
 set -eu
 OUT=$1 BENCH=$2 PAGES=$3 ROUNDS=$4 CHURN=$5 PARTS=$6
 WORKLOADS=${7:-} WORKLOAD_ROUNDS=${8:-5} ASLR=${9:-on off} KSMD=${10:-default}
@@ -59,8 +63,15 @@ if [ "$PARTS" = workloads ]; then
 			"$OUT" "$(dirname "$BENCH")" "$WORKLOAD_ROUNDS" "$SERVICE_WORKERS" "$KSMD"
 		exit 0
 	fi
+	if [ "$WORKLOADS" = vm ]; then
+		echo "== identical virtual machines: ${NESTED_GUESTS:-3} nested QEMU guests, $WORKLOAD_ROUNDS rounds (0: a boot alone) x ksmd $KSMD x wp_reuse=1,0"
+		teed "$OUT/vm.txt" /usr/bin/python3 "$(dirname "$0")/../bench/workloads/vm.py" \
+			"$OUT" "$WORKLOAD_ROUNDS" "$KSMD"
+		exit 0
+	fi
 	case " $WORKLOADS " in
 	*" service "*) echo "guest-bench.sh: the service runs in a boot of its own: WORKLOADS=service alone" >&2; exit 2 ;;
+	*" vm "*) echo "guest-bench.sh: the virtual machines run in a boot of their own: WORKLOADS=vm alone" >&2; exit 2 ;;
 	esac
 	echo "== real programs: $WORKLOADS, $WORKLOAD_ROUNDS rounds x ASLR $ASLR x ksmd $KSMD x wp_reuse=1,0"
 	teed "$OUT/workloads.txt" /usr/bin/python3 "$(dirname "$0")/../bench/workloads/run.py" \

@@ -33,7 +33,7 @@ echo "TAP version 13"
 echo "1..14" # one per check below
 
 cd "$PROJECT_DIR" || exit 1
-check "shellcheck: the project's scripts" shellcheck -x scripts/*.sh .ci/run
+check "shellcheck: the project's scripts" shellcheck -x scripts/*.sh .ci/run nested/init
 
 expect_error "VM_ACCEL=bogus is refused" "VM_ACCEL=bogus: use auto, kvm or tcg" \
 	env VM_ACCEL=bogus scripts/vm.sh true

@@ -47,6 +47,10 @@ tree_id() {
 }
 TREE_ID=$(tree_id)
 KTREE=${KTREE:-$CACHE_DIR/trees/$TREE_ID}
+# The build flavour, each in its own build directory (scripts/config.sh):
+# test (make test's), bench, kcsan, kasan, bench-llvm, package, and nested,
+# the small kernel of the guests that make bench WORKLOADS=vm runs inside
+# its guest (tinyconfig and nested/config.fragment; no Rust).
 KBUILD_CONFIG=${KBUILD_CONFIG:-test}
 build_dir() { printf '%s\n' "$CACHE_DIR/build/$TREE_ID-$1"; } # build_dir FLAVOUR
 KOUT=${KOUT:-$(build_dir "$KBUILD_CONFIG")}

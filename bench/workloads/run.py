@@ -36,7 +36,7 @@ pressure phase's limit, a crash) is recorded with the error instead, and
 the next run goes on. Output: OUTDIR/workloads.json, and a line per run.
 
 The helpers up to start() are shared with service.py (the pre-fork
-service), which imports them.
+service) and vm.py (identical virtual machines), which import them.
 """
 import errno
 import json
@@ -72,7 +72,19 @@ WORKLOADS = {
 }
 # A trace line with options/record-tgid: "comm-TID (TGID) [CPU] ... event: fields".
 EVENT = re.compile(r"-\d+\s+\(\s*(\d+|-+)\)\s+\[\d+\].*?\s(ksm_wp_reuse|mm_page_alloc): (.*)$")
-PROG = os.path.basename(sys.argv[0])  # run.py or service.py, for messages
+PROG = os.path.basename(sys.argv[0])  # run.py, service.py or vm.py, for messages
+# include/uapi/linux/kernel-page-flags.h
+KPF_SLAB, KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL, KPF_KSM, KPF_PGTABLE = 7, 15, 16, 21, 26
+# /proc/kpageflags holds a little-endian u64 per PFN. Its third byte holds
+# KPF_COMPOUND_TAIL (bit 0) and KPF_KSM (bit 5): translated through this,
+# it is 1 where KSM is set on a page that is not a tail.
+KSM_BYTE = bytes(1 if b >> (KPF_KSM - 16) & 1 and not b >> (KPF_COMPOUND_TAIL - 16) & 1 else 0
+                 for b in range(256))
+# KPF_KSM is "anon, and the KSM bit in ->mapping" (stable_page_flags()):
+# slab pages, whose struct slab reuses that word, show both (9627 in a 6.18
+# host, none of them KSM; 7.3 computes it the same way). A KSM page is a
+# small folio, never slab nor page table.
+NOT_KSM = 1 << KPF_SLAB | 1 << KPF_COMPOUND_HEAD | 1 << KPF_PGTABLE
 
 
 class InstanceDied(Exception):
@@ -224,6 +236,78 @@ def trace_off(pids=None):
             raise SystemExit(f"{PROG}: the trace buffer of {cpu} overran: enlarge buffer_size_kb")
     write(TRACE + "/set_event_pid", "")
     return per
+
+
+def ksm_mapcounts():
+    """How many times each KSM page of the machine is mapped (the
+    workload's: nothing else in the guest opts in): {mapcount: pages}. Walks
+    /proc/kpageflags in large reads, and reads /proc/kpagecount at the KSM
+    pages alone."""
+    hist = {}
+    with open("/proc/kpageflags", "rb", buffering=0) as flags, \
+            open("/proc/kpagecount", "rb", buffering=0) as counts:
+        pfn = 0
+        while True:
+            chunk = flags.read(1 << 20)
+            if not chunk:
+                break
+            ksm = chunk[2::8].translate(KSM_BYTE)
+            i = ksm.find(1)
+            while i >= 0:
+                if not int.from_bytes(chunk[8 * i:8 * i + 8], "little") & NOT_KSM:
+                    n = int.from_bytes(os.pread(counts.fileno(), 8, (pfn + i) * 8), "little")
+                    hist[n] = hist.get(n, 0) + 1
+                i = ksm.find(1, i + 1)
+            pfn += len(chunk) // 8
+    return hist
+
+
+def mapcount_sample(cg, t0, **extra):
+    """The KSM pages by mapcount, ksm's counters and cgroup cg's charge, now,
+    with what the caller adds (extra); t is seconds since t0, walk_s what
+    the walk of /proc/kpageflags took."""
+    t = time.time()
+    hist = ksm_mapcounts()
+    return dict(t=round(t - t0, 1), walk_s=round(time.time() - t, 2),
+                ksm_pages=sum(hist.values()), mapped_once=hist.get(1, 0),
+                mapcount={str(k): v for k, v in sorted(hist.items())},
+                memory_current=int(read(cg + "/memory.current")), **extra, **ksm_counts())
+
+
+def wait_merged(most=8):
+    """Until ksmd merged what the last load changed (service.py's, vm.py's): three full scans end
+    (the first began under load; a changed page merges on its second visit
+    after the write), then more while pages_sharing still grows by more
+    than 1% a scan (smart_scan, on by default, skips a page that did not
+    merge on its last visits for up to 8 scans), at most most in all."""
+    wait_scans(3)
+    prev = int(read(KSM + "pages_sharing"))
+    for _ in range(most - 3):
+        wait_scans(1)
+        cur = int(read(KSM + "pages_sharing"))
+        if cur <= prev * 1.01:
+            break
+        prev = cur
+
+
+def ksm_stat(pid):
+    """/proc/PID/ksm_stat as a dict ("ksm_merge_any: yes" and "ksm_rmap_items
+    0" alike); None once the process has exited."""
+    try:
+        text = read(f"/proc/{pid}/ksm_stat")
+    except OSError:
+        return None
+    stat = dict(line.replace(":", "").split(None, 1) for line in text.splitlines())
+    return stat or None
+
+
+def ksm_counts():
+    return {k: int(read(KSM + k)) for k in ("pages_shared", "pages_sharing", "full_scans")}
+
+
+def oom_kills(cg):
+    events = dict(line.split() for line in read(cg + "/memory.events").splitlines())
+    return int(events.get("oom_kill", 0))
 
 
 def start(launch, workload, aslr, i, gen=0):

@@ -78,8 +78,9 @@ import threading
 import time
 
 sys.dont_write_bytecode = True  # HERE is the host's tree, shared into the guest
-from run import (CG, KSM, KSMD, cgroup_parent, ksmd_ticks, loop_swap, read, set_ksmd,  # noqa: E402
-                 squeeze, trace_create, trace_off, trace_on, trace_remove, vmstat, wait_scans, write)
+from run import (CG, KSM, KSMD, cgroup_parent, ksm_counts, ksm_stat, ksmd_ticks, loop_swap,  # noqa: E402
+                 mapcount_sample, oom_kills, read, set_ksmd, squeeze, trace_create, trace_off,
+                 trace_on, trace_remove, vmstat, wait_merged, write)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SECONDS = int(os.environ.get("SERVICE_SECONDS", "25"))
@@ -114,18 +115,6 @@ MAX_REQUESTS = os.environ.get("SERVICE_MAX_REQUESTS")
 GUNICORN = "/usr/bin/gunicorn"
 WRK = "/usr/bin/wrk"
 TMP = "/tmp/ksm_service"  # guest-local: not the 9p share
-# include/uapi/linux/kernel-page-flags.h
-KPF_SLAB, KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL, KPF_KSM, KPF_PGTABLE = 7, 15, 16, 21, 26
-# /proc/kpageflags holds a little-endian u64 per PFN. Its third byte holds
-# KPF_COMPOUND_TAIL (bit 0) and KPF_KSM (bit 5): translated through this,
-# it is 1 where KSM is set on a page that is not a tail.
-KSM_BYTE = bytes(1 if b >> (KPF_KSM - 16) & 1 and not b >> (KPF_COMPOUND_TAIL - 16) & 1 else 0
-                 for b in range(256))
-# KPF_KSM is "anon, and the KSM bit in ->mapping" (stable_page_flags()):
-# slab pages, whose struct slab reuses that word, show both (9627 in a 6.18
-# host, none of them KSM; 7.3 computes it the same way). A KSM page is a
-# small folio, never slab nor page table.
-NOT_KSM = 1 << KPF_SLAB | 1 << KPF_COMPOUND_HEAD | 1 << KPF_PGTABLE
 
 os.environ["SERVICE_RECORDS"], os.environ["SERVICE_KEYS"] = str(RECORDS), str(KEYS)
 import service_app  # noqa: E402  (builds the data set: with the sizes just set)
@@ -134,78 +123,6 @@ import service_app  # noqa: E402  (builds the data set: with the sizes just set)
 class ServiceFailed(Exception):
     """The service died, or did not start or reload: the run is recorded with
     the error, and the next one goes on."""
-
-
-def ksm_mapcounts():
-    """How many times each KSM page of the machine is mapped (the service's:
-    no other process in the guest opts in): {mapcount: pages}. Walks
-    /proc/kpageflags in large reads, and reads /proc/kpagecount at the KSM
-    pages alone."""
-    hist = {}
-    with open("/proc/kpageflags", "rb", buffering=0) as flags, \
-            open("/proc/kpagecount", "rb", buffering=0) as counts:
-        pfn = 0
-        while True:
-            chunk = flags.read(1 << 20)
-            if not chunk:
-                break
-            ksm = chunk[2::8].translate(KSM_BYTE)
-            i = ksm.find(1)
-            while i >= 0:
-                if not int.from_bytes(chunk[8 * i:8 * i + 8], "little") & NOT_KSM:
-                    n = int.from_bytes(os.pread(counts.fileno(), 8, (pfn + i) * 8), "little")
-                    hist[n] = hist.get(n, 0) + 1
-                i = ksm.find(1, i + 1)
-            pfn += len(chunk) // 8
-    return hist
-
-
-def mapcount_sample(svc, t0):
-    """The KSM pages by mapcount, ksm's counters, the workers and the
-    cgroup's charge, now; walk_s says what the walk of /proc/kpageflags took."""
-    t = time.time()
-    hist = ksm_mapcounts()
-    return dict(t=round(t - t0, 1), walk_s=round(time.time() - t, 2),
-                ksm_pages=sum(hist.values()), mapped_once=hist.get(1, 0),
-                mapcount={str(k): v for k, v in sorted(hist.items())},
-                workers=len(svc.workers()),
-                memory_current=int(read(svc.cg + "/memory.current")), **ksm_counts())
-
-
-def wait_merged(most=8):
-    """Until ksmd merged what the last load changed: three full scans end
-    (the first began under load; a changed page merges on its second visit
-    after the write), then more while pages_sharing still grows by more
-    than 1% a scan (smart_scan, on by default, skips a page that did not
-    merge on its last visits for up to 8 scans), at most most in all."""
-    wait_scans(3)
-    prev = int(read(KSM + "pages_sharing"))
-    for _ in range(most - 3):
-        wait_scans(1)
-        cur = int(read(KSM + "pages_sharing"))
-        if cur <= prev * 1.01:
-            break
-        prev = cur
-
-
-def ksm_stat(pid):
-    """/proc/PID/ksm_stat as a dict ("ksm_merge_any: yes" and "ksm_rmap_items
-    0" alike); None once the process has exited."""
-    try:
-        text = read(f"/proc/{pid}/ksm_stat")
-    except OSError:
-        return None
-    stat = dict(line.replace(":", "").split(None, 1) for line in text.splitlines())
-    return stat or None
-
-
-def ksm_counts():
-    return {k: int(read(KSM + k)) for k in ("pages_shared", "pages_sharing", "full_scans")}
-
-
-def oom_kills(cg):
-    events = dict(line.split() for line in read(cg + "/memory.events").splitlines())
-    return int(events.get("oom_kill", 0))
 
 
 class Service:
@@ -356,7 +273,8 @@ class Sampler(threading.Thread):
                 self.svc.check_opt_in(self.svc.workers())
                 if due and time.time() - self.t0 >= due[0]:
                     due.pop(0)
-                    self.samples.append(mapcount_sample(self.svc, self.t0))
+                    self.samples.append(mapcount_sample(self.svc.cg, self.t0,
+                                                       workers=len(self.svc.workers())))
         except Exception as e:  # noqa: BLE001 -- raised again in the main thread
             self.error = e
 
@@ -400,7 +318,7 @@ def phase(svc, name, during=None):
     v0, k0, ticks0, oom0 = vmstat(*counters), ksm_counts(), ksmd_ticks(), oom_kills(svc.cg)
     log0 = os.path.getsize(svc.log)
     t0 = time.time()
-    before = mapcount_sample(svc, t0)
+    before = mapcount_sample(svc.cg, t0, workers=len(svc.workers()))
     trace_on(pids)
     load = wrk(SECONDS)
     sampler = Sampler(svc, SECONDS, time.time())
@@ -417,7 +335,7 @@ def phase(svc, name, during=None):
         sampler.join()
         per = trace_off()
     v1, k1, ticks1 = vmstat(*counters), ksm_counts(), ksmd_ticks()
-    after = mapcount_sample(svc, t0)
+    after = mapcount_sample(svc.cg, t0, workers=len(svc.workers()))
     if sampler.error:
         raise sampler.error
     with open(svc.log, errors="replace") as f:
