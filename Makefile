@@ -7,8 +7,10 @@
 # Variables: KERNEL_SRC=/path/to/linux-7.3 (default: Debian's linux-source-7.3)
 #            VM_ACCEL=auto|kvm|tcg, CACHE_DIR=..., DEMO_ARGS="-n 4096",
 #            KERNEL=test|bench|kasan (make run), KERNEL=test|kasan (make test),
-#            BENCH_KERNELS="bench bench-llvm" (make bench: the GCC bench kernel
-#            and the same built with LLVM 19, CONFIG_RUST_INLINE_HELPERS=y)
+#            BENCH_KERNELS="bench bench-llvm bench-c" (make bench: the GCC
+#            bench kernel, the same built with LLVM 19 and
+#            CONFIG_RUST_INLINE_HELPERS=y, the same with the decision in C,
+#            bench/c-variant/, a comparison outside the series)
 
 S := scripts
 export KERNEL_SRC VM_ACCEL CACHE_DIR DURATION SEED MIX REUSE_TARGET WP_FLIP_MS FLIP_STORM SWAP_PRESSURE STRESS_KERNEL
@@ -58,7 +60,7 @@ selftests: kernel
 	$(S)/build.sh kselftest-all TARGETS=mm
 	$(S)/build.sh probe
 
-## make bench  the numbers: reuse vs copy vs the anon floor, TCG and icount (BENCH_MODES, BENCH_BOOTS), perf, swap pressure, churn (bench kernel; BENCH_KERNELS="bench bench-llvm": also on the LLVM-built one, side by side)
+## make bench  the numbers: reuse vs copy vs the anon floor, TCG and icount (BENCH_MODES, BENCH_BOOTS), perf, swap pressure, churn (bench kernel; BENCH_KERNELS="bench bench-llvm bench-c": also on the LLVM-built one and on the one with the decision in C, side by side)
 bench: tree
 	$(S)/overlay.sh
 	$(S)/bench.sh

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """Turn one `make bench` run into bench/results/<date>-<kernel>.{json,svg,md}
-(the bench kernel, GCC; the bench-llvm kernel's: <date>-<kernel>-llvm.{json,svg,md},
-and with both, <date>-<kernel>-toolchains.md, the two side by side)
+(the bench kernel, GCC; the bench-llvm kernel's: <date>-<kernel>-llvm.{json,svg,md};
+the bench-c kernel's, the decision in C: <date>-<kernel>-c.{json,svg,md}; and
+with bench and any other, <date>-<kernel>-kernels.md, each against bench)
 and, for each real program that ran, <date>-<kernel>-workloads-<program>.{json,svg,md}
 (the pre-fork service: <date>-<kernel>-workloads-service.{json,svg,md};
 the identical virtual machines: <date>-<kernel>-vm.{json,md}).
@@ -19,8 +20,8 @@ share of them reused and why the others were copied (a correct copy, the
 memcg rule, or a reuse lost), and what the switch changed in pages allocated and in the
 time of the unit of work.
 
-RAW_DIR holds a directory per kernel of BENCH_KERNELS, bench and
-bench-llvm, with its kernel.release and .config (as config), one directory
+RAW_DIR holds a directory per kernel of BENCH_KERNELS, bench, bench-llvm
+and bench-c, with its kernel.release and .config (as config), one directory
 per guest boot, <mode>-<boot>, and steps/ (the gdb-stepped faults); and
 workloads/ and service/, the real programs' and the service's boots (of the
 bench kernel). A raw directory of before BENCH_KERNELS has the bench
@@ -52,9 +53,19 @@ SCENARIOS = [('ksm_on', 'KSM, switch on (reuse)'),
 TARGETS = {'reuse_over_floor': ('<=', 1.05), 'off_over_on': ('>=', 4.0),
            'allocs_per_reused_fault': ('==', 0.0)}
 MODES = ('icount', 'tcg')
-# The kernels of BENCH_KERNELS: the raw directory's subdirectory of each, and
-# what its reports' base name ends with (the GCC one's is <date>-<release>).
-KERNELS = (('bench', ''), ('bench-llvm', '-llvm'))
+# The kernels of BENCH_KERNELS: the raw directory's subdirectory of each,
+# what its reports' base name ends with (the GCC one's is <date>-<release>),
+# its name in the side-by-side report, and what its config adds to
+# bench/config.fragment.
+KERNELS = (('bench', '', 'Rust (GCC)', 'nothing'),
+           ('bench-llvm', '-llvm', 'Rust (LLVM)',
+            'bench/llvm.fragment: EXPERT and RUST_INLINE_HELPERS, the C helpers inlined into the Rust'),
+           ('bench-c', '-c', 'C (GCC)',
+            'bench/c-variant/: its patch (not part of the series) and KSM_WP_REUSE_C, the decision in C, '
+            'mm/ksm_wp_reuse_c.c, instead of mm/ksm_wp_reuse.rs'))
+KERNEL_SUFFIX = {k: suffix for k, suffix, _, _ in KERNELS}
+KERNEL_LABEL = {k: label for k, _, label, _ in KERNELS}
+KERNEL_ADDS = {k: adds for k, _, _, adds in KERNELS}
 # The phases: bench/workloads/run.py's (steady, restart, pressure, stopped)
 # in their order, bench/workloads/service.py's in issue 27's order, (a)
 # to (d) after the warm-up (it runs the recycling last), and
@@ -197,7 +208,7 @@ def read_steps(path):
 def kernel_dirs(raw):
     """[(flavour, directory)] of the kernels measured in raw, in KERNELS'
     order; a raw directory of before BENCH_KERNELS is the bench kernel's."""
-    found = [(k, os.path.join(raw, k)) for k, _ in KERNELS if os.path.isdir(os.path.join(raw, k))]
+    found = [(k, os.path.join(raw, k)) for k in KERNEL_SUFFIX if os.path.isdir(os.path.join(raw, k))]
     if not found and any(boot_dirs(raw, m) for m in MODES):
         found = [('bench', raw)]
     return found
@@ -215,8 +226,9 @@ def read_config(path):
 
 def kernel_info(kdir, flavour, release):
     """What was measured in kdir: the flavour, its release (kdir/kernel.release,
-    else the one given) and its toolchain, from the .config bench.sh copied
-    there (None where there is none: a raw directory of before BENCH_KERNELS)."""
+    else the one given), its toolchain and the language of the decision
+    (CONFIG_KSM_WP_REUSE_C: C), from the .config bench.sh copied there (None
+    where there is none: a raw directory of before BENCH_KERNELS)."""
     cfg = read_config(os.path.join(kdir, 'config'))
     own = read_text(os.path.join(kdir, 'kernel.release')).strip()
     if cfg.get('CC_IS_CLANG') == 'y':
@@ -225,7 +237,8 @@ def kernel_info(kdir, flavour, release):
         toolchain = 'gcc'
     else:
         toolchain = 'llvm' if flavour.endswith('-llvm') else 'gcc'
-    return {'kernel_flavour': flavour, 'release': own or release, 'toolchain': toolchain,
+    decision = 'c' if cfg.get('KSM_WP_REUSE_C') == 'y' or (not cfg and flavour == 'bench-c') else 'rust'
+    return {'kernel_flavour': flavour, 'release': own or release, 'toolchain': toolchain, 'decision': decision,
             'compiler': cfg.get('CC_VERSION_TEXT'), 'rustc': cfg.get('RUSTC_VERSION_TEXT'),
             'rust_inline_helpers': (cfg.get('RUST_INLINE_HELPERS') == 'y') if cfg else None}
 
@@ -235,6 +248,8 @@ def built_with(info):
     parts = [p for p in (info['compiler'], info['rustc']) if p]
     if info['rust_inline_helpers']:
         parts.append('CONFIG_RUST_INLINE_HELPERS=y')
+    if info.get('decision') == 'c':
+        parts.append('the decision in C (CONFIG_KSM_WP_REUSE_C=y)')
     return f'{info["kernel_flavour"]} kernel' + (': ' + ', '.join(parts) if parts else f', {info["toolchain"]}')
 
 
@@ -385,8 +400,8 @@ def workloads_summary(runs):
 def fault_report(raw, kernel, base, modes, benches, info=None):
     """The per-fault scenarios and the workloads of ksm_wp_bench: <base>.{json,svg,md}.
     info (kernel_info()) says which kernel and toolchain; the report is returned."""
-    info = info or {'kernel_flavour': 'bench', 'toolchain': 'gcc', 'compiler': None, 'rustc': None,
-                    'rust_inline_helpers': None}
+    info = info or {'kernel_flavour': 'bench', 'toolchain': 'gcc', 'decision': 'rust', 'compiler': None,
+                    'rustc': None, 'rust_inline_helpers': None}
     lead = 'icount' if 'icount' in modes else 'tcg'
     headline = {k: modes[lead]['ratios'][k]['median'] for k in TARGETS}
     targets = {k: {'target': f'{op} {t}', 'mode': lead, 'met': met(k, headline[k])}
@@ -400,7 +415,8 @@ def fault_report(raw, kernel, base, modes, benches, info=None):
     report = {
         'date': datetime.date.today().isoformat(),
         'kernel': kernel,
-        **{k: info[k] for k in ('kernel_flavour', 'toolchain', 'compiler', 'rustc', 'rust_inline_helpers')},
+        **{k: info[k] for k in ('kernel_flavour', 'toolchain', 'decision', 'compiler', 'rustc',
+                                'rust_inline_helpers')},
         'headline_mode': lead,
         **headline,
         'targets': targets,
@@ -433,7 +449,8 @@ def fault_report(raw, kernel, base, modes, benches, info=None):
     unit = 'instructions' if lead == 'icount' else 'ns'
     with open(base + '.svg', 'w') as f:
         f.write(svg_plot(m['scenarios'], f'Write fault cost by path, Linux {kernel}'
-                         f'{" (LLVM)" if info["toolchain"] == "llvm" else ""}, {lead}, '
+                         f'{" (LLVM)" if info["toolchain"] == "llvm" else ""}'
+                         f'{" (decision in C)" if info["decision"] == "c" else ""}, {lead}, '
                          f'{m["pages"]} pages x {m["rounds"]} rounds x {m["boots"]} boot(s)', unit))
 
     built = f' ({built_with(info)})' if info['compiler'] or info['rustc'] else ''
@@ -534,47 +551,59 @@ def fault_report(raw, kernel, base, modes, benches, info=None):
     return report
 
 
-def toolchains_report(out, gcc, llvm):
-    """The bench kernel (GCC) and the bench-llvm one side by side, from their
-    fault_report()s: <out>.md. Per mode both ran, each scenario's median
-    per fault and the ratios against their targets; the stepped faults'
-    totals, and where the ksm_on fault's instructions moved, by symbol."""
-    kernels = (('GCC', gcc), ('LLVM', llvm))
-    lines = [f'Toolchains side by side, Linux {gcc["kernel"]}'
-             + (f' (LLVM: {llvm["kernel"]})' if llvm['kernel'] != gcc['kernel'] else '')
-             + ': the same config fragments (bench/config.fragment; bench/llvm.fragment adds EXPERT '
-             'and RUST_INLINE_HELPERS) and the same benchmark program', '']
-    for name, r in kernels:
-        lines.append(f'- {name}: {built_with(r)}')
+def kernels_report(out, reports):
+    """The kernels of BENCH_KERNELS side by side, from their fault_report()s:
+    <out>.md. reports is [(flavour, report)], bench first, each other kernel
+    compared with it. Per mode that bench and another ran, each scenario's
+    median per fault on each kernel and its difference and ratio to bench's,
+    and the ratios against their targets; the stepped faults' totals, and
+    where each other kernel's ksm_on fault's instructions moved, by symbol."""
+    base = reports[0][1]
+    kernels = [(KERNEL_LABEL[f], f, r) for f, r in reports]
+    releases = ', '.join(f'{n}: {r["kernel"]}' for n, _, r in kernels)
+    lines = [f'Kernels side by side, Linux {base["kernel"]}'
+             + (f' ({releases})' if len({r['kernel'] for _, _, r in kernels}) > 1 else '')
+             + ': the same benchmark program, bench/config.fragment and each kernel\'s own additions', '']
+    for name, f, r in kernels:
+        lines.append(f'- {name}: {built_with(r)}; adds {KERNEL_ADDS[f]}')
     lines.append('')
     for mode in MODES:
-        if (mode in gcc['modes']) != (mode in llvm['modes']):
-            lines += [f'{mode}: ran on the {"GCC" if mode in gcc["modes"] else "LLVM"} kernel alone, '
-                      'not compared', '']
-        if mode not in gcc['modes'] or mode not in llvm['modes']:
+        ran = [(n, r) for n, _, r in kernels if mode in r['modes']]
+        missing = [n for n, _, r in kernels if mode not in r['modes']]
+        if ran and missing:
+            lines += [f'{mode}: ran on {", ".join(n for n, _ in ran)} alone, not on {", ".join(missing)}', '']
+        if mode not in base['modes'] or len(ran) < 2:
             continue
-        g, lv = gcc['modes'][mode], llvm['modes'][mode]
+        ms = [(n, r['modes'][mode]) for n, r in ran]
+        (bname, b), rest = ms[0], ms[1:]
         unit = 'instructions' if mode == 'icount' else 'ns'
 
-        def both(k):
-            return f'{g[k]}' if g[k] == lv[k] else f'{g[k]} (GCC) and {lv[k]} (LLVM)'
-        lines += [f'{mode}: median {unit} per fault ({both("boots")} boot(s), '
-                  f'{both("pages")} pages x {both("rounds")} rounds)', '',
-                  '| scenario | GCC | LLVM | LLVM − GCC | LLVM / GCC |', '| --- | ---: | ---: | ---: | ---: |']
+        def each(k):
+            vals = {m[k] for _, m in ms}
+            return f'{b[k]}' if len(vals) == 1 else ' and '.join(f'{m[k]} ({n})' for n, m in ms)
+        lines += [f'{mode}: median {unit} per fault ({each("boots")} boot(s), '
+                  f'{each("pages")} pages x {each("rounds")} rounds)', '',
+                  '| scenario | ' + ' | '.join(n for n, _ in ms) + ' | '
+                  + ' | '.join(f'{n} − {bname} | {n} / {bname}' for n, _ in rest) + ' |',
+                  '| --- |' + ' ---: |' * (len(ms) + 2 * len(rest))]
         for s, label in SCENARIOS:
-            a, b = g['scenarios'][s]['median_ns'], lv['scenarios'][s]['median_ns']
-            lines.append(f'| {label} | {a:.0f} | {b:.0f} | {b - a:+.0f} | '
-                         + (f'{b / a:.3f}' if a else '–') + ' |')
-        lines += ['', '| ratio | target | GCC | LLVM |', '| --- | --- | --- | --- |']
+            a = b['scenarios'][s]['median_ns']
+            cells = [f'{m["scenarios"][s]["median_ns"]:.0f}' for _, m in ms]
+            for _, m in rest:
+                v = m['scenarios'][s]['median_ns']
+                cells += [f'{v - a:+.0f}', f'{v / a:.3f}' if a else '–']
+            lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
+        lines += ['', '| ratio | target | ' + ' | '.join(n for n, _ in ms) + ' |',
+                  '| --- | --- |' + ' --- |' * len(ms)]
         for k, (op, t) in TARGETS.items():
             cells = []
-            for m in (g, lv):
+            for _, m in ms:
                 r = m['ratios'][k]
                 cells.append(f'{ratio(r["median"])} ({ratio(r["min"])}–{ratio(r["max"])}): '
                              + ('met' if met(k, r['median']) else '**MISSED**'))
-            lines.append(f'| `{k}` | {op} {t} | {cells[0]} | {cells[1]} |')
+            lines.append(f'| `{k}` | {op} {t} | ' + ' | '.join(cells) + ' |')
         lines.append('')
-    steps = {name: r['stepped_faults'] for name, r in kernels}
+    steps = {name: r['stepped_faults'] for name, _, r in kernels}
     stepped = {name: st for name, st in steps.items() if st and len(st) == 2}
     if stepped:
         lines += ['One write fault stepped in gdb (bench-steps.py; each kernel\'s most common path), '
@@ -584,15 +613,18 @@ def toolchains_report(out, gcc, llvm):
         for name, st in stepped.items():
             on, floor = st['ksm_on']['instructions'], st['anon_reuse']['instructions']
             lines.append(f'| {name} | {on} | {floor} | {on - floor:+d} | {on / floor:.3f} |')
-        for name in (n for n, _ in kernels if n not in stepped):
+        for name in (n for n, _, _ in kernels if n not in stepped):
             lines.append(f'| {name} | – | – | – | no stepped faults |')
         lines.append('')
-    if all(st and 'ksm_on' in st for st in steps.values()):
-        a, b = steps['GCC']['ksm_on']['by_symbol'], steps['LLVM']['ksm_on']['by_symbol']
-        lines += [f'The ksm_on fault by kernel symbol, each function\'s own instructions (inlined '
-                  f'callees included): GCC {steps["GCC"]["ksm_on"]["instructions"]}, LLVM '
-                  f'{steps["LLVM"]["ksm_on"]["instructions"]}, symbols whose count differs', '',
-                  '| symbol | GCC | LLVM | LLVM − GCC |', '| --- | ---: | ---: | ---: |']
+    bname = kernels[0][0]
+    for name, _, _ in kernels[1:]:
+        if not (steps[bname] and 'ksm_on' in steps[bname] and steps[name] and 'ksm_on' in steps[name]):
+            continue
+        a, b = steps[bname]['ksm_on']['by_symbol'], steps[name]['ksm_on']['by_symbol']
+        lines += [f'The ksm_on fault by kernel symbol, {name} against {bname}, each function\'s own '
+                  f'instructions (inlined callees included): {bname} {steps[bname]["ksm_on"]["instructions"]}, '
+                  f'{name} {steps[name]["ksm_on"]["instructions"]}, symbols whose count differs', '',
+                  f'| symbol | {bname} | {name} | {name} − {bname} |', '| --- | ---: | ---: | ---: |']
         for sym in sorted(set(a) | set(b), key=lambda k: (b.get(k, 0) - a.get(k, 0), k)):
             if a.get(sym, 0) != b.get(sym, 0):
                 lines.append(f'| {sym} | {a.get(sym, 0)} | {b.get(sym, 0)} | {b.get(sym, 0) - a.get(sym, 0):+d} |')
@@ -1054,12 +1086,11 @@ def main():
     reports = {}
     for flavour, kdir, modes, benches in measured:
         info = kernel_info(kdir, flavour, kernel)
-        suffix = dict(KERNELS)[flavour]
         reports[flavour] = fault_report(kdir, info['release'], os.path.join(
-            results, f'{date}-{info["release"]}{suffix}'), modes, benches, info)
-    if 'bench' in reports and 'bench-llvm' in reports:
-        toolchains_report(os.path.join(results, f'{date}-{reports["bench"]["kernel"]}-toolchains'),
-                          reports['bench'], reports['bench-llvm'])
+            results, f'{date}-{info["release"]}{KERNEL_SUFFIX[flavour]}'), modes, benches, info)
+    if 'bench' in reports and len(reports) > 1:
+        kernels_report(os.path.join(results, f'{date}-{reports["bench"]["kernel"]}-kernels'),
+                       [(f, reports[f]) for f in KERNEL_SUFFIX if f in reports])
     if os.path.exists(workloads):
         workloads_report(workloads, kernel, base)
     if os.path.exists(service):

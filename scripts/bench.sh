@@ -48,12 +48,19 @@
 #               (lib.sh), CONFIG_RUST_INLINE_HELPERS=y (bench/llvm.fragment):
 #               the C helpers inlined into the Rust; a build directory and a
 #               cold build of its own
-# e.g. BENCH_KERNELS="bench bench-llvm". Each kernel's raw output goes to
-# <raw>/<kernel>/ (the real programs' and the service's to <raw>/workloads,
-# <raw>/service), the program to <raw>/bin; its report is
-# bench/results/<date>-<release>.* for bench and <date>-<release>-llvm.* for
-# bench-llvm, and with both, <date>-<release>-toolchains.md sets them side
-# by side. The real programs and the service run on bench alone: WORKLOADS
+#   bench-c     the bench kernel with the reuse decision in C instead of
+#               Rust, built with GCC: bench/c-variant/'s patch (not part of
+#               the series, not in code_fingerprint) applied to the overlay
+#               in a kernel tree of its own (scripts/c-variant-tree.sh), and
+#               CONFIG_KSM_WP_REUSE_C=y (bench/c-variant/config.fragment); a
+#               tree, a build directory and a cold build of its own
+# e.g. BENCH_KERNELS="bench bench-llvm bench-c". Each kernel's raw output
+# goes to <raw>/<kernel>/ (the real programs' and the service's to
+# <raw>/workloads, <raw>/service), the program to <raw>/bin; its report is
+# bench/results/<date>-<release>.* for bench, <date>-<release>-llvm.* for
+# bench-llvm and <date>-<release>-c.* for bench-c, and with bench and any
+# other, <date>-<release>-kernels.md sets them side by side, each against
+# bench. The real programs and the service run on bench alone: WORKLOADS
 # not empty needs bench in BENCH_KERNELS.
 KBUILD_CONFIG=bench
 . "$(dirname "$0")/lib.sh"
@@ -130,12 +137,12 @@ case $BOOTS in '' | *[!0-9]* | 0) die "BENCH_BOOTS=$BOOTS: give a number of boot
 kernels=''
 for k in ${BENCH_KERNELS:-bench}; do
 	case $k in
-	bench | bench-llvm) ;;
-	*) die "BENCH_KERNELS: $k is not a bench kernel (bench: GCC, as Debian builds; bench-llvm: LLVM $LLVM_VERSION with CONFIG_RUST_INLINE_HELPERS)" ;;
+	bench | bench-llvm | bench-c) ;;
+	*) die "BENCH_KERNELS: $k is not a bench kernel (bench: GCC, as Debian builds; bench-llvm: LLVM $LLVM_VERSION with CONFIG_RUST_INLINE_HELPERS; bench-c: GCC, the decision in C, bench/c-variant/)" ;;
 	esac
 	case " $kernels " in *" $k "*) ;; *) kernels+="${kernels:+ }$k" ;; esac
 done
-[ -n "$kernels" ] || die "BENCH_KERNELS=\"$BENCH_KERNELS\": name bench, bench-llvm or both"
+[ -n "$kernels" ] || die "BENCH_KERNELS=\"$BENCH_KERNELS\": name one or more of bench, bench-llvm, bench-c"
 if [ -n "$programs$service$vm" ] && [[ " $kernels " != *" bench "* ]]; then
 	die "WORKLOADS=\"$WORKLOADS\" run on the bench kernel (GCC) alone: add bench to BENCH_KERNELS=\"$kernels\", or set WORKLOADS= for the per-fault part alone"
 fi
@@ -147,8 +154,10 @@ if [ -n "$programs$service$vm" ] && [[ " $build " != *" bench "* ]]; then
 	build+="${build:+ }bench"
 fi
 [ -n "$build" ] || die "BENCH_MODES and WORKLOADS are both empty: nothing to run"
-[ -n "$MODES" ] || [ "$kernels" = bench ] ||
-	warn "BENCH_MODES is empty: bench-llvm is neither built nor booted (the workloads run on bench alone)"
+if [ -z "$MODES" ] && [ "$kernels" != bench ]; then
+	others=$(for k in $kernels; do [ "$k" = bench ] || printf '%s ' "$k"; done)
+	warn "BENCH_MODES is empty: ${others% } neither built nor booted (the workloads run on bench alone)"
+fi
 
 # Every kernel is configured and built before the first boot: a build that
 # fails does so before hours of boots, not after.

@@ -11,7 +11,7 @@ targets=("${@:-all}")
 # The mm selftests probe for liburing once and cache the answer in the source
 # tree; probe again so a library installed since is used.
 case " ${targets[*]} " in
-*" kselftest-all "*) rm -f "$KTREE"/tools/testing/selftests/mm/local_config.{h,mk} ;;
+*" kselftest-all "*) rm -f "$(flavour_tree "$KBUILD_CONFIG")"/tools/testing/selftests/mm/local_config.{h,mk} ;;
 esac
 log=$KOUT/build.log
 step "Building ${targets[*]} in $KOUT (log: $log)"

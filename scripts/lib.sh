@@ -48,10 +48,20 @@ tree_id() {
 TREE_ID=$(tree_id)
 KTREE=${KTREE:-$CACHE_DIR/trees/$TREE_ID}
 # The build flavour, each in its own build directory (scripts/config.sh):
-# test (make test's), bench, kcsan, kasan, bench-llvm, package, and nested,
-# the small kernel of the guests that make bench WORKLOADS=vm runs inside
-# its guest (tinyconfig and nested/config.fragment; no Rust).
+# test (make test's), bench, kcsan, kasan, bench-llvm, bench-c, package,
+# and nested, the small kernel of the guests that make bench WORKLOADS=vm
+# runs inside its guest (tinyconfig and nested/config.fragment; no Rust).
 KBUILD_CONFIG=${KBUILD_CONFIG:-test}
+# bench-c, the bench kernel with the reuse decision in C (bench/c-variant/:
+# a benchmark comparison, not the series), builds from a tree of its own: a
+# git worktree of KTREE beside it, the overlay with bench/c-variant's patch
+# (scripts/c-variant-tree.sh, which scripts/config.sh runs for it). KTREE
+# stays the series' tree for everything else, making and laying it too.
+c_variant_tree() { printf '%s-c\n' "$KTREE"; }
+# The source tree a flavour builds from: KTREE, but for bench-c.
+flavour_tree() { # flavour_tree FLAVOUR
+	if [ "$1" = bench-c ]; then c_variant_tree; else printf '%s\n' "$KTREE"; fi
+}
 build_dir() { printf '%s\n' "$CACHE_DIR/build/$TREE_ID-$1"; } # build_dir FLAVOUR
 KOUT=${KOUT:-$(build_dir "$KBUILD_CONFIG")}
 # Where the project's out-of-tree module (top-level Kbuild: probe/) is built
@@ -144,7 +154,8 @@ code_fingerprint() {
 # target newer than its .cmd is unfinished. kmake marks the build directory
 # while make runs; a kmake that finds the mark removes, of the files written
 # since, those unfinished targets and the selftest binaries (built by plain
-# make rules, without a .cmd), and keeps every finished one.
+# make rules, without a .cmd), and keeps every finished one. make runs in
+# the flavour's source tree (flavour_tree).
 kmake() {
 	local mark=$KOUT/.kmake-running rc=0 f cmd n=0
 	rust_env
@@ -160,7 +171,7 @@ kmake() {
 		info "a build in $KOUT was killed before it finished: removed $n unfinished files it left"
 	fi
 	touch "$mark"
-	make -C "$KTREE" O="$KOUT" -j"$(($(nproc) + 1))" "${KMAKE_TOOLCHAIN[@]}" "$@" || rc=$?
+	make -C "$(flavour_tree "$KBUILD_CONFIG")" O="$KOUT" -j"$(($(nproc) + 1))" "${KMAKE_TOOLCHAIN[@]}" "$@" || rc=$?
 	rm -f "$mark"
 	return "$rc"
 }

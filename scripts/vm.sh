@@ -87,7 +87,7 @@ fi
 [ "$accel" = tcg ] && vng_args+=(--disable-kvm)
 
 if [ "$#" -eq 0 ]; then
-	step "Guest shell on $(basename "$KTREE") ($accel); exit with Ctrl-D"
+	step "Guest shell on $(basename "$(flavour_tree "$KBUILD_CONFIG")") ($accel); exit with Ctrl-D"
 	exec vng "${vng_args[@]}"
 fi
 
