@@ -375,6 +375,29 @@ def pressure(procs):
     return ph
 
 
+def remove_cgroup(cg, reap=None):
+    """Kill what is left in cg, wait until it is empty, reap() our own child
+    if given (its zombie keeps the cgroup busy), and remove it: rmdir fails
+    with EBUSY while the last exits are accounted."""
+    if not os.path.isdir(cg):
+        return
+    if read(cg + "/cgroup.procs"):
+        write(cg + "/cgroup.kill", 1)
+    for _ in range(600):
+        if not read(cg + "/cgroup.procs"):
+            break
+        time.sleep(0.1)
+    if reap:
+        reap()
+    for _ in range(50):
+        try:
+            os.rmdir(cg)
+            return
+        except OSError:
+            time.sleep(0.2)
+    os.rmdir(cg)
+
+
 def stop(p):
     if p.poll() is None:
         p.kill()

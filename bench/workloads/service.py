@@ -79,8 +79,8 @@ import time
 
 sys.dont_write_bytecode = True  # HERE is the host's tree, shared into the guest
 from run import (CG, KSM, KSMD, cgroup_parent, ksm_counts, ksm_stat, ksmd_ticks, loop_swap,  # noqa: E402
-                 mapcount_sample, oom_kills, read, set_ksmd, squeeze, trace_create, trace_off,
-                 trace_on, trace_remove, vmstat, wait_merged, write)
+                 mapcount_sample, oom_kills, read, remove_cgroup, set_ksmd, squeeze, trace_create,
+                 trace_off, trace_on, trace_remove, vmstat, wait_merged, write)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SECONDS = int(os.environ.get("SERVICE_SECONDS", "25"))
@@ -239,21 +239,7 @@ class Service:
                 self.p.wait(150)
             except subprocess.TimeoutExpired:
                 pass
-        if os.path.isdir(self.cg):
-            write(self.cg + "/cgroup.kill", 1)
-            for _ in range(600):
-                if not read(self.cg + "/cgroup.procs"):
-                    break
-                time.sleep(0.1)
-            self.p.poll()
-            for _ in range(50):  # EBUSY while the last exits are accounted
-                try:
-                    os.rmdir(self.cg)
-                    break
-                except OSError:
-                    time.sleep(0.2)
-            else:
-                os.rmdir(self.cg)
+        remove_cgroup(self.cg, reap=self.p.poll)
 
 
 class Sampler(threading.Thread):

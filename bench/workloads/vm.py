@@ -82,8 +82,8 @@ import time
 
 sys.dont_write_bytecode = True  # HERE is the host's tree, shared into the guest
 from run import (CG, KSM, KSMD, cgroup_parent, ksm_counts, ksm_stat, ksmd_ticks, loop_swap,  # noqa: E402
-                 mapcount_sample, oom_kills, read, set_ksmd, squeeze, trace_create, trace_off,
-                 trace_on, trace_remove, vmstat, wait_merged, write)
+                 mapcount_sample, oom_kills, read, remove_cgroup, set_ksmd, squeeze, trace_create,
+                 trace_off, trace_on, trace_remove, vmstat, wait_merged, write)
 
 KERNEL = os.environ.get("NESTED_KERNEL", "")
 INITRD = os.environ.get("NESTED_INITRD", "")
@@ -234,17 +234,7 @@ class Guest:
             pass
         self.poll()
         self.reader.close()
-        if os.path.isdir(self.cg):
-            if read(self.cg + "/cgroup.procs"):
-                write(self.cg + "/cgroup.kill", 1)
-            for _ in range(50):  # EBUSY while the last exits are accounted
-                try:
-                    os.rmdir(self.cg)
-                    break
-                except OSError:
-                    time.sleep(0.2)
-            else:
-                os.rmdir(self.cg)
+        remove_cgroup(self.cg)
         self.stopped = {"guest": self.index, "gen": self.gen, "how": how,
                         "exit_status": self.p.returncode, "seconds": round(time.monotonic() - t, 1)}
         return self.stopped
