@@ -54,7 +54,7 @@ file /init $PROJECT_DIR/nested/init 0755 0 0
 file /data.bin $out/data.bin 0444 0 0
 dir /proc 0755 0 0
 dir /sys 0755 0 0
-dir /work 0755 0 0
+dir /units 0755 0 0
 EOF
 "$gen" -t 0 -o "$out/initramfs.cpio.tmp" "$out/initramfs.list" ||
 	die "gen_init_cpio failed on $out/initramfs.list"
