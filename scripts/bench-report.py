@@ -397,9 +397,10 @@ def workloads_summary(runs):
     return rows, {w: sorted(c) for w, c in checksums.items()}
 
 
-def fault_report(raw, kernel, base, modes, benches, info=None):
+def fault_report(raw, kernel, base, modes, benches, info=None, run=None):
     """The per-fault scenarios and the workloads of ksm_wp_bench: <base>.{json,svg,md}.
-    info (kernel_info()) says which kernel and toolchain; the report is returned."""
+    info (kernel_info()) says which kernel and toolchain, run which bench run's
+    raw output it is (its directory's name); the report is returned."""
     info = info or {'kernel_flavour': 'bench', 'toolchain': 'gcc', 'decision': 'rust', 'compiler': None,
                     'rustc': None, 'rust_inline_helpers': None}
     lead = 'icount' if 'icount' in modes else 'tcg'
@@ -415,6 +416,7 @@ def fault_report(raw, kernel, base, modes, benches, info=None):
     report = {
         'date': datetime.date.today().isoformat(),
         'kernel': kernel,
+        'run': run,
         **{k: info[k] for k in ('kernel_flavour', 'toolchain', 'decision', 'compiler', 'rustc',
                                 'rust_inline_helpers')},
         'headline_mode': lead,
@@ -1058,6 +1060,27 @@ def headline(out, paths):
     print(f'written: {out}')
 
 
+def same_day_run(results, names, run):
+    """What the per-fault reports' base names get appended so that an earlier
+    bench run of the same day keeps its reports: '' if none of names has a
+    report yet, or they are this run's (the report step run again on its raw
+    output), else '-2', '-3', ...: the first that is free or this run's."""
+    n = 1
+    while True:
+        again = f'-{n}' if n > 1 else ''
+        runs = set()
+        for name in names:
+            path = os.path.join(results, name + again + '.json')
+            if os.path.exists(path):
+                try:
+                    runs.add(load_json(path).get('run'))
+                except (OSError, ValueError):
+                    runs.add(None)
+        if runs <= {run}:
+            return again
+        n += 1
+
+
 def main():
     if len(sys.argv) > 3 and sys.argv[1] == '--headline':
         headline(sys.argv[2], sys.argv[3:])
@@ -1084,12 +1107,15 @@ def main():
     date = datetime.date.today().isoformat()
     base = os.path.join(results, f'{date}-{kernel}')
     reports = {}
-    for flavour, kdir, modes, benches in measured:
-        info = kernel_info(kdir, flavour, kernel)
-        reports[flavour] = fault_report(kdir, info['release'], os.path.join(
-            results, f'{date}-{info["release"]}{KERNEL_SUFFIX[flavour]}'), modes, benches, info)
+    run = os.path.basename(os.path.normpath(raw))
+    infos = [(flavour, kernel_info(kdir, flavour, kernel)) for flavour, kdir, _, _ in measured]
+    names = [f'{date}-{info["release"]}{KERNEL_SUFFIX[flavour]}' for flavour, info in infos]
+    again = same_day_run(results, names, run)
+    for (flavour, kdir, modes, benches), (_, info), name in zip(measured, infos, names):
+        reports[flavour] = fault_report(kdir, info['release'], os.path.join(results, name + again),
+                                        modes, benches, info, run)
     if 'bench' in reports and len(reports) > 1:
-        kernels_report(os.path.join(results, f'{date}-{reports["bench"]["kernel"]}-kernels'),
+        kernels_report(os.path.join(results, f'{date}-{reports["bench"]["kernel"]}-kernels{again}'),
                        [(f, reports[f]) for f in KERNEL_SUFFIX if f in reports])
     if os.path.exists(workloads):
         workloads_report(workloads, kernel, base)

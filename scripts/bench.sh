@@ -60,7 +60,9 @@
 # bench/results/<date>-<release>.* for bench, <date>-<release>-llvm.* for
 # bench-llvm and <date>-<release>-c.* for bench-c, and with bench and any
 # other, <date>-<release>-kernels.md sets them side by side, each against
-# bench. The real programs and the service run on bench alone: WORKLOADS
+# bench; a second bench run on the same day writes its per-fault reports as
+# <...>-2.*, a third as -3.* (bench-report.py's same_day_run()), leaving the
+# earlier ones. The real programs and the service run on bench alone: WORKLOADS
 # not empty needs bench in BENCH_KERNELS.
 KBUILD_CONFIG=bench
 . "$(dirname "$0")/lib.sh"

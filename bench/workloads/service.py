@@ -363,7 +363,7 @@ def summary(ph):
             f"{sum(w['errors'].values()) - w['errors']['status']}); KSM write faults "
             + (" ".join(f"{k}={n}" for k, n in sorted(v.items())) or "none")
             + f"; allocs {ph['service']['allocs']}; workers booted {ph['workers_booted']} "
-            f"(recycled {ph['workers_recycled']}, traced {ph['workers_forked']}); "
+            f"(recycled {ph['workers_recycled']}; {ph['workers_forked']} new ones faulted, traced); "
             f"sharing/shared {ph['pages_sharing'][1]}/{ph['pages_shared'][1]}; mapped once {once}; "
             f"ksmd {ph['ksmd_ticks']} ticks")
 
