@@ -398,6 +398,23 @@ def remove_cgroup(cg, reap=None):
     os.rmdir(cg)
 
 
+def record_run(runs, tag, keys, one, failures):
+    """One run of a service's or VMs' plan: one() returns its record, which
+    gets keys' round and goes to runs; one that raised one of failures is
+    recorded as keys and the error. Either way a line says how it went."""
+    try:
+        run = one()
+    except failures as e:
+        runs.append({**keys, "error": str(e)})
+        print(f"{tag}: FAILED: {e}", flush=True)
+        return
+    run["round"] = keys["round"]
+    runs.append(run)
+    print(f"{tag}: {'FAILED: ' + '; '.join(run['failed']) if run['failed'] else 'ok'}; "
+          f"merged {run.get('pages_sharing_merged', '-')} sharing; "
+          f"ksmd {run.get('ksmd_ticks', '-')} ticks; {run['seconds']} s", flush=True)
+
+
 def stop(p):
     if p.poll() is None:
         p.kill()

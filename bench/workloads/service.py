@@ -79,8 +79,8 @@ import time
 
 sys.dont_write_bytecode = True  # HERE is the host's tree, shared into the guest
 from run import (CG, KSM, KSMD, cgroup_parent, ksm_counts, ksm_stat, ksmd_ticks, loop_swap,  # noqa: E402
-                 mapcount_sample, oom_kills, read, remove_cgroup, set_ksmd, squeeze, trace_create,
-                 trace_off, trace_on, trace_remove, vmstat, wait_merged, write)
+                 mapcount_sample, oom_kills, read, record_run, remove_cgroup, set_ksmd, squeeze,
+                 trace_create, trace_off, trace_on, trace_remove, vmstat, wait_merged, write)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SECONDS = int(os.environ.get("SERVICE_SECONDS", "25"))
@@ -490,18 +490,9 @@ def main():
                     # that recycle[n] comes from a run with the switch on.
                     for wp in ((1, 0) if r % 2 == 0 else (0, 1)):
                         tag = f"round {r} workers={n} ksmd={ksmd} wp_reuse={wp}"
-                        try:
-                            run = one_run(launch, n, wp, ksmd, recycle, tag, logs)
-                        except (ServiceFailed, OSError, subprocess.SubprocessError) as e:
-                            runs.append({"workers": n, "wp_reuse": wp, "ksmd": ksmd, "round": r,
-                                         "error": str(e)})
-                            print(f"{tag}: FAILED: {e}", flush=True)
-                            continue
-                        run["round"] = r
-                        runs.append(run)
-                        print(f"{tag}: {'FAILED: ' + '; '.join(run['failed']) if run['failed'] else 'ok'}; "
-                              f"merged {run['pages_sharing_merged']} sharing; ksmd {run['ksmd_ticks']} "
-                              f"ticks; {run['seconds']} s", flush=True)
+                        record_run(runs, tag, {"workers": n, "wp_reuse": wp, "ksmd": ksmd, "round": r},
+                                   lambda: one_run(launch, n, wp, ksmd, recycle, tag, logs),
+                                   (ServiceFailed, OSError, subprocess.SubprocessError))
     finally:
         write(KSM + "wp_reuse", 1)
         set_ksmd("default")

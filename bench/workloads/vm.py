@@ -82,8 +82,8 @@ import time
 
 sys.dont_write_bytecode = True  # HERE is the host's tree, shared into the guest
 from run import (CG, KSM, KSMD, cgroup_parent, ksm_counts, ksm_stat, ksmd_ticks, loop_swap,  # noqa: E402
-                 mapcount_sample, oom_kills, read, remove_cgroup, set_ksmd, squeeze, trace_create,
-                 trace_off, trace_on, trace_remove, vmstat, wait_merged, write)
+                 mapcount_sample, oom_kills, read, record_run, remove_cgroup, set_ksmd, squeeze,
+                 trace_create, trace_off, trace_on, trace_remove, vmstat, wait_merged, write)
 
 KERNEL = os.environ.get("NESTED_KERNEL", "")
 INITRD = os.environ.get("NESTED_INITRD", "")
@@ -472,17 +472,9 @@ def main():
                  # pair favours neither.
                  for wp in ((1, 0) if r % 2 == 0 else (0, 1))])
         for r, ksmd, wp, tag in plan:
-            try:
-                run = one_run(ksmd, wp, tag, logs, expected, boot_only=rounds == 0)
-            except (GuestFailed, OSError, subprocess.SubprocessError) as e:
-                runs.append({"ksmd": ksmd, "wp_reuse": wp, "round": r, "error": str(e)})
-                print(f"{tag}: FAILED: {e}", flush=True)
-                continue
-            run["round"] = r
-            runs.append(run)
-            print(f"{tag}: {'FAILED: ' + '; '.join(run['failed']) if run['failed'] else 'ok'}; "
-                  f"merged {run.get('pages_sharing_merged', '-')} sharing; "
-                  f"ksmd {run.get('ksmd_ticks', '-')} ticks; {run['seconds']} s", flush=True)
+            record_run(runs, tag, {"ksmd": ksmd, "wp_reuse": wp, "round": r},
+                       lambda: one_run(ksmd, wp, tag, logs, expected, boot_only=rounds == 0),
+                       (GuestFailed, OSError, subprocess.SubprocessError))
     finally:
         write(KSM + "wp_reuse", 1)
         set_ksmd("default")
