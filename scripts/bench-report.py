@@ -5,7 +5,7 @@
 the bench-c kernel's, the decision in C: <date>-<kernel>-c.{json,svg,md}; and
 with bench and any other, <date>-<kernel>-kernels.md, each against bench)
 and, for each real program that ran, <date>-<kernel>-workloads-<program>.{json,svg,md}
-(the pre-fork service: <date>-<kernel>-workloads-service.{json,svg,md};
+(the pre-fork service: a report per worker count, <date>-<kernel>-workloads-service-<N>-workers.{json,svg,md};
 the identical virtual machines: <date>-<kernel>-vm.{json,md}).
 
 usage: bench-report.py RAW_DIR KERNEL_RELEASE RESULTS_DIR
@@ -727,6 +727,8 @@ def service_summary(runs):
         once = [s['mapped_once'] for s in samples]
         mapped = [sum(int(k) * v for k, v in s['mapcount'].items()) / s['ksm_pages']
                   for s in samples if s['ksm_pages']]
+        # Whose the KSM pages are: sampled since 2026-12-04's 8-worker run.
+        owned = [s['owners'] for s in samples if 'owners' in s]
         sharers = [ph['pages_sharing'][1] / ph['pages_shared'][1] for ph in phs if ph['pages_shared'][1]]
         verdicts, master = {}, {}
         for ph in phs:
@@ -751,6 +753,9 @@ def service_summary(runs):
             'ksm_pages_sampled': med([s['ksm_pages'] for s in samples]) if samples else None,
             'mapped_once': med(once) if once else None,
             'mapped_once_min': min(once) if once else None, 'mapped_once_max': max(once) if once else None,
+            'owners_sampled': len(owned),
+            **{f'{role}_{k}': med([o[role][k] for o in owned]) if owned else None
+               for role in ('master', 'workers') for k in ('ksm_pages', 'mapped_once')},
             'ksmd_ticks': med([ph['ksmd_ticks'] for ph in phs]),
             'pswpin': med([ph['pswpin'] for ph in phs]),
             'oom_kills': sum(ph['oom_kills'] for ph in phs),
@@ -763,11 +768,23 @@ def service_summary(runs):
     return rows
 
 
-def service_report(path, kernel, out):
-    """The pre-fork service (bench/workloads/service.py): <out>.{json,svg,md}.
-    A run whose checks failed is left out of the medians and listed, with
-    its figures in the JSON; so is one the service did not survive."""
+def service_reports(path, kernel, base):
+    """The pre-fork service (bench/workloads/service.py): a report per worker
+    count, <base>-workloads-service-<N>-workers.{json,svg,md}, so that runs
+    of 4 and of 8 workers made by separate invocations on one day join in
+    the headline as the programs' do (a same-day run of the same count
+    replaces that count's report)."""
     sv = load_json(path)
+    for n in sorted({r['workers'] for r in sv['runs']}):
+        service_report(dict(sv, runs=[r for r in sv['runs'] if r['workers'] == n],
+                            recycle={k: v for k, v in sv['recycle'].items() if int(k) == n}),
+                       kernel, f'{base}-workloads-service-{n}-workers')
+
+
+def service_report(sv, kernel, out):
+    """One worker count's runs of the service: <out>.{json,svg,md}. A run
+    whose checks failed is left out of the medians and listed, with its
+    figures in the JSON; so is one the service did not survive."""
     errored = [r for r in sv['runs'] if 'error' in r]
     failed = [r for r in sv['runs'] if 'error' not in r and r['failed']]
     runs = [r for r in sv['runs'] if 'error' not in r and not r['failed']]
@@ -806,26 +823,31 @@ def service_report(path, kernel, out):
              'ksmd had two full scans before each. Medians over the runs (min–max); KSM write faults: '
              'the guest\'s cow_ksm + ksm_wp_reuse; verdicts: the tracepoint on the master and every '
              'worker, summed over the runs; "mapped once": KSM pages with mapcount 1 '
-             f'(/proc/kpageflags and kpagecount, {st["samples"]} samples a phase)', '',
+             f'(/proc/kpageflags and kpagecount, {st["samples"]} samples a phase, and one just before and '
+             'one just after the load); "the master maps": of those KSM pages, how many the master maps '
+             '(its /proc/PID/pagemap, read after the walk), and of them mapped once: a worker\'s write '
+             'to a page the master maps meets a mapcount above 1', '',
              '| workers | ksmd | phase | wp_reuse | requests/s | p50 ms | p99 ms | KSM write faults | '
              'reused | copied | pages allocated | workers booted (recycled) | pages_sharing / pages_shared '
-             '| mean mapcount | KSM pages mapped once | ksmd CPU, ticks | swap-ins | '
-             'tracepoint verdicts (master\'s) |',
+             '| mean mapcount | KSM pages mapped once | the master maps (of them mapped once) | '
+             'ksmd CPU, ticks | swap-ins | tracepoint verdicts (master\'s) |',
              '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: '
-             '| ---: | ---: | ---: | --- |']
+             '| ---: | ---: | ---: | ---: | --- |']
     for r in rows:
         v = ', '.join(f'{k} {n}' for k, n in sorted(r['verdicts_total'].items())) or '–'
         m = ', '.join(f'{k} {n}' for k, n in sorted(r['master_verdicts_total'].items()))
         once = ('–' if r['mapped_once'] is None else
                 f'{r["mapped_once"]:.0f} ({r["mapped_once_min"]}–{r["mapped_once_max"]}) of '
                 f'{r["ksm_pages_sampled"]:.0f}')
+        master = ('–' if not r.get('owners_sampled') else
+                  f'{r["master_ksm_pages"]:.0f} ({r["master_mapped_once"]:.0f})')
         lines.append(f'| {r["workers"]} | {r["ksmd"]} | {r["phase"]} | {r["wp_reuse"]} | '
                      f'{rng(r, "rps", ".1f")} | {rng(r, "p50_ms")} | {rng(r, "p99_ms")} | '
                      f'{rng(r, "ksm_write_faults")} | '
                      f'{r["reused"]:.0f} | {r["copied"]:.0f} | {r["allocs"]:.0f} | '
                      f'{r["workers_booted"]:.0f} ({r["workers_recycled"]:.0f}) | '
                      f'{opt(r["sharing_over_shared"], ".2f")} | {opt(r["mean_mapcount"], ".2f")} | {once} | '
-                     f'{r["ksmd_ticks"]:.0f} | {r["pswpin"]:.0f} | {v}' + (f' ({m})' if m else '') + ' |')
+                     f'{master} | {r["ksmd_ticks"]:.0f} | {r["pswpin"]:.0f} | {v}' + (f' ({m})' if m else '') + ' |')
     lines.append('')
     for n, rc in sorted(sv['recycle'].items()):
         lines.append(f'- recycle, {n} workers: max_requests {rc["max_requests"]}, jitter '
@@ -1120,7 +1142,7 @@ def main():
     if os.path.exists(workloads):
         workloads_report(workloads, kernel, base)
     if os.path.exists(service):
-        service_report(service, kernel, f'{base}-workloads-service')
+        service_reports(service, kernel, base)
     if os.path.exists(vm):
         # Not a -workloads- report: the headline joins those alone.
         vm_report(vm, kernel, f'{base}-vm')

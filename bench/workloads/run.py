@@ -43,6 +43,7 @@ import json
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -85,6 +86,8 @@ KSM_BYTE = bytes(1 if b >> (KPF_KSM - 16) & 1 and not b >> (KPF_COMPOUND_TAIL - 
 # host, none of them KSM; 7.3 computes it the same way). A KSM page is a
 # small folio, never slab nor page table.
 NOT_KSM = 1 << KPF_SLAB | 1 << KPF_COMPOUND_HEAD | 1 << KPF_PGTABLE
+# Documentation/admin-guide/mm/pagemap.rst
+PM_PRESENT, PM_PFN = 1 << 63, (1 << 55) - 1
 
 
 class InstanceDied(Exception):
@@ -238,12 +241,12 @@ def trace_off(pids=None):
     return per
 
 
-def ksm_mapcounts():
-    """How many times each KSM page of the machine is mapped (the
-    workload's: nothing else in the guest opts in): {mapcount: pages}. Walks
+def ksm_pages():
+    """Every KSM page of the machine (the workload's: nothing else in the
+    guest opts in) and how many times it is mapped: {pfn: mapcount}. Walks
     /proc/kpageflags in large reads, and reads /proc/kpagecount at the KSM
     pages alone."""
-    hist = {}
+    pages = {}
     with open("/proc/kpageflags", "rb", buffering=0) as flags, \
             open("/proc/kpagecount", "rb", buffering=0) as counts:
         pfn = 0
@@ -255,21 +258,57 @@ def ksm_mapcounts():
             i = ksm.find(1)
             while i >= 0:
                 if not int.from_bytes(chunk[8 * i:8 * i + 8], "little") & NOT_KSM:
-                    n = int.from_bytes(os.pread(counts.fileno(), 8, (pfn + i) * 8), "little")
-                    hist[n] = hist.get(n, 0) + 1
+                    pages[pfn + i] = int.from_bytes(os.pread(counts.fileno(), 8, (pfn + i) * 8), "little")
                 i = ksm.find(1, i + 1)
             pfn += len(chunk) // 8
-    return hist
+    return pages
 
 
-def mapcount_sample(cg, t0, **extra):
+def mapped_pfns(pid):
+    """The page frames process pid maps now, as a set: its /proc/PID/pagemap
+    (present bit 63, the PFN in bits 0-54, which root sees) over the ranges
+    of /proc/PID/maps. Empty if it exited meanwhile."""
+    pfns = set()
+    try:
+        with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/pagemap", "rb", buffering=0) as pm:
+            for line in maps:
+                lo, hi = (int(a, 16) // 4096 for a in line.split(None, 1)[0].split("-"))
+                if lo >= 1 << 35:  # [vsyscall], above user space: pagemap reads it as empty
+                    continue
+                data = os.pread(pm.fileno(), (hi - lo) * 8, lo * 8)
+                pfns.update(e & PM_PFN for (e,) in struct.iter_unpack("<Q", data) if e & PM_PRESENT)
+    except (FileNotFoundError, ProcessLookupError):
+        return set()
+    return pfns
+
+
+def ksm_owners(pages, owners):
+    """Whose KSM pages are (pages: ksm_pages()): per role of owners
+    ({role: [pid, ...]}), how many of them its processes map, and how many
+    of those are mapped once. Read process by process after the walk of
+    kpageflags, while the workload runs: a count to explain a verdict with,
+    not an exact snapshot."""
+    out = {}
+    for role, pids in owners.items():
+        mine = set().union(*(mapped_pfns(pid) for pid in pids)) & pages.keys()
+        out[role] = {"ksm_pages": len(mine), "mapped_once": sum(pages[pfn] == 1 for pfn in mine)}
+    return out
+
+
+def mapcount_sample(cg, t0, owners=None, **extra):
     """The KSM pages by mapcount, ksm's counters and cgroup cg's charge, now,
-    with what the caller adds (extra); t is seconds since t0, walk_s what
-    the walk of /proc/kpageflags took."""
+    with what the caller adds (extra) and, given owners, ksm_owners(); t is
+    seconds since t0, walk_s what the walk of /proc/kpageflags took."""
     t = time.time()
-    hist = ksm_mapcounts()
-    return dict(t=round(t - t0, 1), walk_s=round(time.time() - t, 2),
-                ksm_pages=sum(hist.values()), mapped_once=hist.get(1, 0),
+    pages = ksm_pages()
+    hist = {}
+    for n in pages.values():
+        hist[n] = hist.get(n, 0) + 1
+    walk_s = round(time.time() - t, 2)
+    if owners:
+        extra["owners"] = ksm_owners(pages, owners)
+    return dict(t=round(t - t0, 1), walk_s=walk_s,
+                ksm_pages=len(pages), mapped_once=hist.get(1, 0),
                 mapcount={str(k): v for k, v in sorted(hist.items())},
                 memory_current=int(read(cg + "/memory.current")), **extra, **ksm_counts())
 

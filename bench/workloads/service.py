@@ -51,7 +51,8 @@ booted and recycled (gunicorn's log), ksm's pages_shared and
 pages_sharing, ksmd's CPU time and full scans, the swap counters, OOM
 kills, and SERVICE_SAMPLES times during the phase every KSM page's
 mapcount from /proc/kpageflags and /proc/kpagecount (no counter tells how
-many are mapped once). A run whose responses were not all 200 with the
+many are mapped once), and how many of them the master maps, and the
+workers (/proc/PID/pagemap). A run whose responses were not all 200 with the
 expected body, or where a process lacked the opt-in, is recorded with its
 reasons in "failed"; a run where the service died or did not start, with
 the error instead. Output: OUTDIR/service.json, a line per phase and per
@@ -182,6 +183,14 @@ class Service:
                 out.append(int(pid))
         return sorted(out)
 
+    def sample(self, t0):
+        """A mapcount_sample() with whose the KSM pages are: the master's
+        mapping keeps a page's mapcount above 1 for as long as it lives, so
+        a worker's write to a page the master maps cannot reuse it."""
+        workers = self.workers()
+        return mapcount_sample(self.cg, t0, owners={"master": [self.master], "workers": workers},
+                               workers=len(workers))
+
     def wait_workers(self, old, timeout=300):
         """Until n workers run, none of them in old, and one answers."""
         t0 = time.time()
@@ -259,8 +268,7 @@ class Sampler(threading.Thread):
                 self.svc.check_opt_in(self.svc.workers())
                 if due and time.time() - self.t0 >= due[0]:
                     due.pop(0)
-                    self.samples.append(mapcount_sample(self.svc.cg, self.t0,
-                                                       workers=len(self.svc.workers())))
+                    self.samples.append(self.svc.sample(self.t0))
         except Exception as e:  # noqa: BLE001 -- raised again in the main thread
             self.error = e
 
@@ -304,7 +312,7 @@ def phase(svc, name, during=None):
     v0, k0, ticks0, oom0 = vmstat(*counters), ksm_counts(), ksmd_ticks(), oom_kills(svc.cg)
     log0 = os.path.getsize(svc.log)
     t0 = time.time()
-    before = mapcount_sample(svc.cg, t0, workers=len(svc.workers()))
+    before = svc.sample(t0)
     trace_on(pids)
     load = wrk(SECONDS)
     sampler = Sampler(svc, SECONDS, time.time())
@@ -321,7 +329,7 @@ def phase(svc, name, during=None):
         sampler.join()
         per = trace_off()
     v1, k1, ticks1 = vmstat(*counters), ksm_counts(), ksmd_ticks()
-    after = mapcount_sample(svc.cg, t0, workers=len(svc.workers()))
+    after = svc.sample(t0)
     if sampler.error:
         raise sampler.error
     with open(svc.log, errors="replace") as f:
