@@ -64,6 +64,8 @@ KERNELS = (('bench', '', 'Rust (GCC)', 'nothing'),
             'bench/c-variant/: its patch (not part of the series) and KSM_WP_REUSE_C, the decision in C, '
             'mm/ksm_wp_reuse_c.c, instead of mm/ksm_wp_reuse.rs'))
 KERNEL_SUFFIX = {k: suffix for k, suffix, _, _ in KERNELS}
+# The day the reports carry: main() sets the run's (run_date()).
+RUN_DATE = datetime.date.today().isoformat()
 KERNEL_LABEL = {k: label for k, _, label, _ in KERNELS}
 KERNEL_ADDS = {k: adds for k, _, _, adds in KERNELS}
 # The phases: bench/workloads/run.py's (steady, restart, pressure, stopped)
@@ -414,7 +416,7 @@ def fault_report(raw, kernel, base, modes, benches, info=None, run=None):
     full = os.path.join(raw, 'tcg-1')
     steps = read_steps(os.path.join(raw, 'steps', 'steps.json'))
     report = {
-        'date': datetime.date.today().isoformat(),
+        'date': RUN_DATE,
         'kernel': kernel,
         'run': run,
         **{k: info[k] for k in ('kernel_flavour', 'toolchain', 'decision', 'compiler', 'rustc',
@@ -656,7 +658,7 @@ def program_report(runs, wl, kernel, out):
               file=sys.stderr)
         return
     rows, checksums = workloads_summary(runs)
-    report = {'date': datetime.date.today().isoformat(), 'kernel': kernel,
+    report = {'date': RUN_DATE, 'kernel': kernel,
               'instances': wl['instances'], 'ksmd': wl['ksmd'], 'summary': rows,
               'checksums': checksums, 'runs': runs, 'failed_runs': failed}
     with open(out + '.json', 'w') as f:
@@ -790,7 +792,7 @@ def service_report(sv, kernel, out):
     runs = [r for r in sv['runs'] if 'error' not in r and not r['failed']]
     rows = service_summary(runs)
     st = sv['settings']
-    report = {'date': datetime.date.today().isoformat(), 'kernel': kernel, 'kind': 'service',
+    report = {'date': RUN_DATE, 'kernel': kernel, 'kind': 'service',
               'settings': st, 'ksmd': sv['ksmd'], 'recycle': sv['recycle'], 'summary': rows,
               'runs': runs, 'failed_runs': failed, 'errored_runs': errored}
     with open(out + '.json', 'w') as f:
@@ -916,7 +918,7 @@ def vm_report(path, kernel, out):
         for b in r['boots']:
             boots.setdefault(b['why'], []).append(b['seconds'])
     st = vm['settings']
-    report = {'date': datetime.date.today().isoformat(), 'kernel': kernel, 'kind': 'vm',
+    report = {'date': RUN_DATE, 'kernel': kernel, 'kind': 'vm',
               'settings': st, 'qemu': vm['qemu'], 'qemu_argv': vm['qemu_argv'], 'ksmd': vm['ksmd'],
               'summary': rows, 'runs': runs, 'failed_runs': failed, 'errored_runs': errored}
     with open(out + '.json', 'w') as f:
@@ -1082,6 +1084,15 @@ def headline(out, paths):
     print(f'written: {out}')
 
 
+def run_date(raw):
+    """The day the bench run started, from its raw directory's name
+    (bench-YYYYMMDD-HHMMSS, scripts/bench.sh), so that reports made again
+    from the same raw output on a later day keep the run's date; today's
+    for a directory named otherwise."""
+    m = re.fullmatch(r'bench-(\d{4})(\d{2})(\d{2})-\d{6}', os.path.basename(os.path.normpath(raw)))
+    return '-'.join(m.groups()) if m else datetime.date.today().isoformat()
+
+
 def same_day_run(results, names, run):
     """What the per-fault reports' base names get appended so that an earlier
     bench run of the same day keeps its reports: '' if none of names has a
@@ -1126,7 +1137,8 @@ def main():
         sys.exit(f'bench-report.py: no <kernel>/<mode>-<boot>/bench.json (or <mode>-<boot>/bench.json), '
                  f'workloads/workloads.json, service/service.json nor vm/vm.json under {raw}')
     os.makedirs(results, exist_ok=True)
-    date = datetime.date.today().isoformat()
+    global RUN_DATE
+    RUN_DATE = date = run_date(raw)
     base = os.path.join(results, f'{date}-{kernel}')
     reports = {}
     run = os.path.basename(os.path.normpath(raw))
