@@ -725,13 +725,16 @@ def service_summary(runs):
         p50 = spread_of(lambda ph: ph['wrk']['latency_us']['p50'] / 1e3)
         p99 = spread_of(lambda ph: ph['wrk']['latency_us']['p99'] / 1e3)
         faults = spread_of(lambda ph: ph['cow_ksm'] + ph['ksm_wp_reuse'])
-        samples = [s for ph in phs for s in ph['samples']]
+        # What a write fault meets: the samples taken during the load, not
+        # the one before it (the pages as ksmd left them, every worker still
+        # mapping them) nor the one after (ksmd merging again).
+        samples = [s for ph in phs for s in ph['samples'][1:-1]]
         once = [s['mapped_once'] for s in samples]
         mapped = [sum(int(k) * v for k, v in s['mapcount'].items()) / s['ksm_pages']
                   for s in samples if s['ksm_pages']]
         # Whose the KSM pages are: sampled since 2026-12-04's 8-worker run.
         owned = [s['owners'] for s in samples if 'owners' in s]
-        sharers = [ph['pages_sharing'][1] / ph['pages_shared'][1] for ph in phs if ph['pages_shared'][1]]
+        sharers = [s['pages_sharing'] / s['pages_shared'] for s in samples if s['pages_shared']]
         verdicts, master = {}, {}
         for ph in phs:
             add_verdicts(verdicts, ph['service']['verdicts'])
@@ -824,11 +827,11 @@ def service_report(sv, kernel, out):
              'device); recycle (max_requests with jitter: workers exit and are forked again under load). '
              'ksmd had two full scans before each. Medians over the runs (min–max); KSM write faults: '
              'the guest\'s cow_ksm + ksm_wp_reuse; verdicts: the tracepoint on the master and every '
-             'worker, summed over the runs; "mapped once": KSM pages with mapcount 1 '
-             f'(/proc/kpageflags and kpagecount, {st["samples"]} samples a phase, and one just before and '
-             'one just after the load); "the master maps": of those KSM pages, how many the master maps '
-             '(its /proc/PID/pagemap, read after the walk), and of them mapped once: a worker\'s write '
-             'to a page the master maps meets a mapcount above 1', '',
+             'worker, summed over the runs; pages_sharing / pages_shared, the mean mapcount of the KSM pages '
+             'and how many are mapped once (mapcount 1; /proc/kpageflags and kpagecount): medians of the '
+             f'samples taken during the load ({st["samples"]} a phase); "the master maps": of those KSM '
+             'pages, how many the master maps (its /proc/PID/pagemap, read after the walk), and of them '
+             'mapped once: a worker\'s write to a page the master maps meets a mapcount above 1', '',
              '| workers | ksmd | phase | wp_reuse | requests/s | p50 ms | p99 ms | KSM write faults | '
              'reused | copied | pages allocated | workers booted (recycled) | pages_sharing / pages_shared '
              '| mean mapcount | KSM pages mapped once | the master maps (of them mapped once) | '
