@@ -300,7 +300,11 @@ def phase(name, guests, fresh=None):
     v0, k0, ticks0 = vmstat(*counters), ksm_counts(), ksmd_ticks()
     oom0 = {g: oom_kills(g.cg) for g in guests}
     t0 = time.time()
-    samples = [mapcount_sample(CG, t0)]
+    # Whose the KSM pages are: how many each guest's QEMU maps (its RAM is
+    # its own), and of them mapped once, the pages a write of that guest
+    # can reuse.
+    owners = {f"guest{g.index}": [g.pid] for g in guests}
+    samples = [mapcount_sample(CG, t0, owners)]
     done = {g: [] for g in guests}
     trace_on([g.pid for g in guests])
     try:
@@ -308,7 +312,7 @@ def phase(name, guests, fresh=None):
             for g, u in units(guests, name, k).items():
                 done[g].append(u)
             # Between rounds of units, so that the walk delays none.
-            samples.append(mapcount_sample(CG, t0))
+            samples.append(mapcount_sample(CG, t0, owners))
     finally:
         per = trace_off()
     v1, k1, ticks1 = vmstat(*counters), ksm_counts(), ksmd_ticks()
