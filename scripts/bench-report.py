@@ -6,7 +6,8 @@ the bench-c kernel's, the decision in C: <date>-<kernel>-c.{json,svg,md}; and
 with bench and any other, <date>-<kernel>-kernels.md, each against bench)
 and, for each real program that ran, <date>-<kernel>-workloads-<program>.{json,svg,md}
 (the pre-fork service: a report per worker count, <date>-<kernel>-workloads-service-<N>-workers.{json,svg,md};
-the identical virtual machines: <date>-<kernel>-vm.{json,md}).
+the identical virtual machines: <date>-<kernel>-workloads-vm.{json,svg,md}, or, for a boot alone
+(NESTED_ROUNDS=0), <date>-<kernel>-vm-boot.{json,md}).
 
 usage: bench-report.py RAW_DIR KERNEL_RELEASE RESULTS_DIR
        bench-report.py --headline OUT.md WORKLOADS-PROGRAM.json...
@@ -877,11 +878,12 @@ def service_report(sv, kernel, out):
 
 
 def vm_report(path, kernel, out):
-    """The identical virtual machines (bench/workloads/vm.py): <out>.{json,md},
-    small until the workload has run: per ksmd setting, phase and switch
-    position, medians over the runs; the boots; every checksum. A run whose
-    checks failed is left out of the medians and listed; so is one a guest
-    did not survive."""
+    """The identical virtual machines (bench/workloads/vm.py): <out>.{json,svg,md}
+    (a boot alone, NESTED_ROUNDS=0: no svg): per ksmd setting, phase and
+    switch position, medians over the runs; the boots; every checksum. A run
+    whose checks failed is left out of the medians and listed; so is one a
+    guest did not survive. The summary rows carry the keys run.py's rows
+    share, so that --headline joins them."""
     vm = load_json(path)
     errored = [r for r in vm['runs'] if 'error' in r]
     failed = [r for r in vm['runs'] if 'error' not in r and r['failed']]
@@ -903,11 +905,15 @@ def vm_report(path, kernel, out):
         mapped = [sum(int(k) * v for k, v in s['mapcount'].items()) / s['ksm_pages']
                   for s in samples if s['ksm_pages']]
         unit_s = [u['cs'] / 100 for ph in phs for g in ph['guests'] for u in g['units']]
-        rows.append({'ksmd': ksmd, 'phase': phase, 'wp_reuse': wp, 'phases': len(phs),
+        rows.append({'workload': f'vm, {vm["settings"]["guests"]} guests', 'aslr': '–',
+                     'ksmd': ksmd, 'phase': phase, 'wp_reuse': wp, 'phases': len(phs),
+                     'pages_sharing_merged': med([r['pages_sharing_merged'] for r in runs
+                                                  if 'pages_sharing_merged' in r] or [0]),
                      'ksm_write_faults': med([ph['cow_ksm'] + ph['ksm_wp_reuse'] for ph in phs]),
                      'verdicts_total': verdicts,
                      'allocs': med([sum(g['allocs'] for g in ph['guests']) for ph in phs]),
                      'unit_s': med(unit_s), 'unit_s_min': min(unit_s), 'unit_s_max': max(unit_s),
+                     'unit_ms': med(unit_s) * 1000,
                      'pages_sharing': med([ph['pages_sharing'][1] for ph in phs]),
                      'pages_shared': med([ph['pages_shared'][1] for ph in phs]),
                      'mean_mapcount': med(mapped) if mapped else None,
@@ -927,6 +933,17 @@ def vm_report(path, kernel, out):
     with open(out + '.json', 'w') as f:
         json.dump(report, f, indent=1)
         f.write('\n')
+    if not st.get('boot_only'):
+        with open(out + '.svg', 'w') as f:
+            f.write(svg_panels(
+                rows, f'Identical virtual machines under KSM (nested QEMU), Linux {kernel}',
+                'reused: share of the tracepoint\'s events on every QEMU thread; pages allocated and '
+                'the guests\' unit of work, medians over the runs; green: switch on, red: switch off',
+                [('KSM write faults reused, switch on', lambda on, off: [
+                    (reused_share(on['verdicts_total']), '#2a7', f'% of {sum(on["verdicts_total"].values())}')]),
+                 ('pages allocated', lambda on, off: [(on['allocs'], '#2a7', ''), (off['allocs'], '#c54', '')]),
+                 ('unit of work, s', lambda on, off: [(on['unit_s'], '#2a7', ''), (off['unit_s'], '#c54', '')])],
+                lambda r: (r['workload'], r['ksmd']), lambda k: f'{k[0]}, ksmd {k[1]}'))
     lines = [f'Identical virtual machines (tcg): {st["guests"]} QEMU guests ({vm["qemu"]}, TCG inside '
              f'the TCG guest, -machine mem-merge=on, {st["mem_mib"]} MiB, one vCPU), each in a cgroup of '
              'its own, booting the same kernel (KBUILD_CONFIG=nested) and initramfs; a unit of work '
@@ -967,7 +984,7 @@ def vm_report(path, kernel, out):
     for r in errored:
         lines.append(f'- FAILED run, round {r["round"]}, ksmd {r["ksmd"]}, wp_reuse={r["wp_reuse"]}: '
                      f'{r["error"]}')
-    write_table(out, lines, svg=False)
+    write_table(out, lines, svg=not st.get('boot_only'))
 
 
 def headline(out, paths):
@@ -977,7 +994,9 @@ def headline(out, paths):
     round's events with the switch on; pages allocated and the unit of
     work's time, switch on / off, medians per phase. The service's report
     (service_report()) joins with a row per worker count and phase, its
-    requests per second and latencies in the unit of work's place."""
+    requests per second and latencies in the unit of work's place; the
+    virtual machines' (vm_report()) with a row per phase, the guests'
+    unit of work in ms."""
     reports = [load_json(p) for p in paths]
     by = {}
     for path, rep in zip(paths, reports):
@@ -994,7 +1013,7 @@ def headline(out, paths):
 
     def report_rank(rep):
         return (rank(rep['summary'][0]['workload']) if rep['summary'] else len(order),
-                rep.get('kind') == 'service')
+                ('service', 'vm').index(rep['kind']) + 1 if rep.get('kind') in ('service', 'vm') else 0)
     keys = sorted({k[:4] for k in by}, key=lambda k: (rank(k[0]), k[0],
                                                        k[1] != 'on', k[2] != 'default',
                                                        phase_rank(k[3])))
@@ -1003,6 +1022,7 @@ def headline(out, paths):
         return f'{a / b:.2f}' if b else '–'
 
     service = any(rep.get('kind') == 'service' for rep in reports)
+    vm = any(rep.get('kind') == 'vm' for rep in reports)
     lines = [f'Real programs (tcg), {len(reports)} report{"s" if len(reports) > 1 else ""} joined '
              '(bench-report.py --headline), switch on unless on / off: merged pages '
              '(pages_sharing at the run\'s start) and KSM write faults (the guest\'s cow_ksm + '
@@ -1017,7 +1037,11 @@ def headline(out, paths):
                  'brackets count the master\'s and every worker\'s events, and in the last column are '
                  'its requests per second as wrk reports them and latency percentiles as service.lua times them, medians over the '
                  'runs; ASLR is on, and the same layout in every worker (forks of one master).'
-                 if service else ''), '',
+                 if service else '') + (
+                 ' The virtual machines (N nested QEMU guests of one kernel and image, a cgroup '
+                 'each, bench/workloads/vm.py): merged is pages_sharing when the guests have booted '
+                 'and merged, the brackets count every QEMU thread\'s events, and the unit of work is '
+                 'the guests\' own, timed inside them.' if vm else ''), '',
              '| program | ASLR | ksmd | phase | merged | KSM write faults (all phases) | reused | '
              'copied: correct | copied: memcg rule | copied: reuse lost | '
              'pages allocated, on / off | unit of work ms, on / off'
@@ -1074,6 +1098,15 @@ def headline(out, paths):
                 lines.append(f'  - FAILED run, round {r["round"]}, {r["workers"]} workers, ksmd {r["ksmd"]}, '
                              f'wp_reuse={r["wp_reuse"]}: ' + r.get('error', '; '.join(r.get('failed', []))))
             continue
+        if rep.get('kind') == 'vm':
+            sums = {u['checksum'] for r in runs + rep['failed_runs'] for ph in r['phases']
+                    for g in ph['guests'] for u in g['units']}
+            lines.append('  - every guest\'s checksum, switch on and off: '
+                         + ('the same' if len(sums) == 1 else f'{len(sums)} distinct'))
+            for r in rep['failed_runs'] + rep['errored_runs']:
+                lines.append(f'  - FAILED run, round {r["round"]}, ksmd {r["ksmd"]}, '
+                             f'wp_reuse={r["wp_reuse"]}: ' + r.get('error', '; '.join(r.get('failed', []))))
+            continue
         for w, c in rep.get('checksums', {}).items():
             lines.append(f'  - {w}: every instance\'s output, switch on and off: '
                          + ('the same' if len(c) == 1 else f'DIFFERS ({len(c)} distinct checksums)'))
@@ -1085,6 +1118,18 @@ def headline(out, paths):
         f.write(table)
     print(table)
     print(f'written: {out}')
+
+
+def newest_workload_reports(results, kernel):
+    """Of the <date>-<kernel>-workloads-<name>.json reports in results, the
+    newest of each name (a program, a service worker count, vm)."""
+    newest = {}
+    for path in sorted(glob.glob(os.path.join(glob.escape(results), f'*-{glob.escape(kernel)}-workloads-*.json'))):
+        m = re.fullmatch(r'(\d{4}-\d{2}-\d{2})-' + re.escape(kernel) + r'-workloads-(.+)\.json',
+                         os.path.basename(path))
+        if m and (m.group(2) not in newest or m.group(1) >= newest[m.group(2)][0]):
+            newest[m.group(2)] = (m.group(1), path)
+    return sorted(path for _, path in newest.values())
 
 
 def run_date(raw):
@@ -1159,13 +1204,15 @@ def main():
     if os.path.exists(service):
         service_reports(service, kernel, base)
     if os.path.exists(vm):
-        # Not a -workloads- report: the headline joins those alone.
-        vm_report(vm, kernel, f'{base}-vm')
-    if os.path.exists(workloads) or os.path.exists(service):
+        # A boot alone is not a -workloads- report: the headline joins those.
+        boot_only = load_json(vm).get('settings', {}).get('boot_only')
+        vm_report(vm, kernel, f'{base}-vm-boot' if boot_only else f'{base}-workloads-vm')
+    if os.path.exists(workloads) or os.path.exists(service) or os.path.exists(vm):
         # The programs may have run in separate invocations (WORKLOADS=python,
-        # then node, ...): join the day's per-program reports into the one
-        # table README and the cover letter lead with.
-        headline(f'{base}-workloads.md', sorted(glob.glob(glob.escape(base) + '-workloads-*.json')))
+        # then node, ..., the service and the VMs on other days): join the
+        # newest report of each into the one table README and the cover
+        # letter lead with; its notes give each report's date.
+        headline(f'{base}-workloads.md', newest_workload_reports(results, kernel))
 
 if __name__ == '__main__':
     main()
