@@ -300,6 +300,16 @@ def phase_rank(phase):
     return PHASE_ORDER.index(phase) if phase in PHASE_ORDER else len(PHASE_ORDER)
 
 
+# svg_panels()' first column: the share of KSM write faults reused, switch on.
+REUSED_COLUMN = ('KSM write faults reused, switch on', lambda on, off: [
+    (reused_share(on['verdicts_total']), '#2a7', f'% of {sum(on["verdicts_total"].values())}')])
+
+
+def on_off_column(title, key):
+    """An svg_panels() column: the rows' key, switch on (green) against off (red)."""
+    return (title, lambda on, off: [(on[key], '#2a7', ''), (off[key], '#c54', '')])
+
+
 def svg_workloads(rows, title):
     """Per phase (scenario) a panel, per workload/ASLR/ksmd a line: the share
     of KSM write faults reused with the switch on (of the tracepoint's
@@ -308,10 +318,9 @@ def svg_workloads(rows, title):
     return svg_panels(
         rows, title, 'reused: share of every phase\'s tracepoint events; pages and times: medians '
         'over the phases; green: switch on, red: switch off',
-        [('KSM write faults reused, switch on', lambda on, off: [
-            (reused_share(on['verdicts_total']), '#2a7', f'% of {sum(on["verdicts_total"].values())}')]),
-         ('pages allocated', lambda on, off: [(on['allocs'], '#2a7', ''), (off['allocs'], '#c54', '')]),
-         ('unit of work, ms', lambda on, off: [(on['unit_ms'], '#2a7', ''), (off['unit_ms'], '#c54', '')])],
+        [REUSED_COLUMN,
+         on_off_column('pages allocated', 'allocs'),
+         on_off_column('unit of work, ms', 'unit_ms')],
         lambda r: (r['workload'], r['aslr'], r['ksmd']), lambda k: f'{k[0]}, ASLR {k[1]}, ksmd {k[2]}')
 
 
@@ -807,10 +816,9 @@ def service_report(sv, kernel, out):
             rows, f'A pre-fork service under KSM (gunicorn, wrk), Linux {kernel}',
             'reused: share of the tracepoint\'s events; requests/s as wrk reports them, p99 latency as service.lua times each request (no correction for coordinated omission), '
             'medians over the runs; green: switch on, red: switch off',
-            [('KSM write faults reused, switch on', lambda on, off: [
-                (reused_share(on['verdicts_total']), '#2a7', f'% of {sum(on["verdicts_total"].values())}')]),
-             ('requests/s', lambda on, off: [(on['rps'], '#2a7', ''), (off['rps'], '#c54', '')]),
-             ('latency p99, ms', lambda on, off: [(on['p99_ms'], '#2a7', ''), (off['p99_ms'], '#c54', '')])],
+            [REUSED_COLUMN,
+             on_off_column('requests/s', 'rps'),
+             on_off_column('latency p99, ms', 'p99_ms')],
             lambda r: (r['workers'], r['ksmd']), lambda k: f'{k[0]} workers, ksmd {k[1]}'))
 
     def rng(r, k, fmt='.0f'):
@@ -939,10 +947,9 @@ def vm_report(path, kernel, out):
                 rows, f'Identical virtual machines under KSM (nested QEMU), Linux {kernel}',
                 'reused: share of the tracepoint\'s events on every QEMU thread; pages allocated and '
                 'the guests\' unit of work, medians over the runs; green: switch on, red: switch off',
-                [('KSM write faults reused, switch on', lambda on, off: [
-                    (reused_share(on['verdicts_total']), '#2a7', f'% of {sum(on["verdicts_total"].values())}')]),
-                 ('pages allocated', lambda on, off: [(on['allocs'], '#2a7', ''), (off['allocs'], '#c54', '')]),
-                 ('unit of work, s', lambda on, off: [(on['unit_s'], '#2a7', ''), (off['unit_s'], '#c54', '')])],
+                [REUSED_COLUMN,
+                 on_off_column('pages allocated', 'allocs'),
+                 on_off_column('unit of work, s', 'unit_s')],
                 lambda r: (r['workload'], r['ksmd']), lambda k: f'{k[0]}, ksmd {k[1]}'))
     lines = [f'Identical virtual machines (tcg): {st["guests"]} QEMU guests ({vm["qemu"]}, TCG inside '
              f'the TCG guest, -machine mem-merge=on, {st["mem_mib"]} MiB, one vCPU), each in a cgroup of '
@@ -1120,16 +1127,19 @@ def headline(out, paths):
     print(f'written: {out}')
 
 
-def newest_workload_reports(results, kernel):
-    """Of the <date>-<kernel>-workloads-<name>.json reports in results, the
-    newest of each name (a program, a service worker count, vm)."""
+def newest_workload_reports(results, kernel, until):
+    """Of the <date>-<kernel>-workloads-<name>.json reports in results dated
+    until (an ISO date) or earlier, the newest of each name (a program, a
+    service worker count, vm): a day's headline made again later stays the
+    same."""
     newest = {}
-    for path in sorted(glob.glob(os.path.join(glob.escape(results), f'*-{glob.escape(kernel)}-workloads-*.json'))):
+    pattern = os.path.join(glob.escape(results), f'*-{glob.escape(kernel)}-workloads-*.json')
+    for path in sorted(glob.glob(pattern)):
         m = re.fullmatch(r'(\d{4}-\d{2}-\d{2})-' + re.escape(kernel) + r'-workloads-(.+)\.json',
                          os.path.basename(path))
-        if m and (m.group(2) not in newest or m.group(1) >= newest[m.group(2)][0]):
-            newest[m.group(2)] = (m.group(1), path)
-    return sorted(path for _, path in newest.values())
+        if m and m.group(1) <= until:
+            newest[m.group(2)] = path  # sorted: a later date comes later
+    return sorted(newest.values())
 
 
 def run_date(raw):
@@ -1212,7 +1222,7 @@ def main():
         # then node, ..., the service and the VMs on other days): join the
         # newest report of each into the one table README and the cover
         # letter lead with; its notes give each report's date.
-        headline(f'{base}-workloads.md', newest_workload_reports(results, kernel))
+        headline(f'{base}-workloads.md', newest_workload_reports(results, kernel, date))
 
 if __name__ == '__main__':
     main()
