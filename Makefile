@@ -69,7 +69,7 @@ bench: tree
 stress: selftests
 	$(S)/stress.sh
 
-## make stress-report  totals of the stress ledger (bench/results/stress-ledger.jsonl) per kernel and series; MARKDOWN=1: README's table
+## make stress-report  totals of the stress ledger (bench/results/stress-ledger.jsonl) per kernel and series, after recording the runs a killed make stress left pending; MARKDOWN=1: README's table
 stress-report:
 	python3 $(S)/stress-report.py $(if $(MARKDOWN),--markdown)
 

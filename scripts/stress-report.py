@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 """The ledger of stress runs (bench/results/stress-ledger.jsonl): record, total.
 
-usage: stress-report.py [--markdown] [--ledger FILE] [--current FINGERPRINT]
+usage: stress-report.py [--markdown] [--ledger FILE] [--current FINGERPRINT] [--no-recover]
+       stress-report.py pending RESULTS_DIR --owner PID --ledger FILE --kernel FLAVOUR ...
        stress-report.py record RESULTS_DIR --ledger FILE --kernel FLAVOUR ...
+       stress-report.py recover [--ledger FILE] [--results-root DIR]
 
 Without a command: the totals per kernel flavour and series fingerprint
 (runs by result, run time, reuse and swap-cache reuse faults, dmesg), the
@@ -17,6 +19,13 @@ check, the guest's exit status (rc) and console, and append one JSON line to
 the ledger in a single write. A run with no final report is counted up to
 its last progress line, and its result says what it was: "ok", "failed: ...",
 "died: ..." or "stopped: ...".
+
+pending (scripts/stress.sh, as the run starts): keep record's arguments and
+the PID of make stress in RESULTS_DIR/pending.json; record removes it. A run
+whose make stress was killed outright (SIGKILL, or a session's or machine's
+end: no trap runs) leaves it behind, and recover (make stress's start, and
+the totals unless --no-recover) records each such run whose make stress and
+guest are gone, as stopped, from the output in its RESULTS_DIR.
 """
 import argparse
 import datetime
@@ -25,11 +34,13 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 
 PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LEDGER = os.path.join(PROJECT_DIR, 'bench/results/stress-ledger.jsonl')
 FLAVOURS = ('test', 'bench', 'kcsan', 'kasan')
+PENDING = 'pending.json'
 
 # What ksm_wp_reuse_stress prints (ksft_print_msg: "# " first).
 SEED_RE = re.compile(r'^# seed (\d+);')
@@ -169,7 +180,16 @@ def record(a):
     reproduce = a.reproduce.replace('SEED=?', f'SEED={seed}' if seed is not None
                                     else f'SEED=<not printed: see {a.results}>')
     at = f" after {c['duration_s']:.0f} s" if c['duration_s'] is not None else ''
-    if a.stopped:
+    if a.recovered:
+        result = (f'stopped: make stress ended without recording the run (killed outright, '
+                  f'or its record failed); recorded from its output by stress-report.py '
+                  f'recover on {a.recovered}')
+        if c['duration_s'] is not None:
+            result += f"; the program's output ends at {c['duration_s']:.0f} s"
+        if rc is not None and c['counts_from'] == 'report':
+            result += (f'; the guest ran to its end (exit status {rc}), its tests not '
+                       f'counted by count-results.py')
+    elif a.stopped:
         result = f'stopped: {a.stopped}{at}'
     elif not os.path.exists(os.path.join(a.results, 'started')):
         result = 'died: the guest never started the stress (no kernel, boot failed or timed out; see the output)'
@@ -188,6 +208,9 @@ def record(a):
             why = ['make stress ended before counting the results']
         result = f"failed: {'; '.join(why) or 'see the results'}; {reproduce}"
     end = datetime.datetime.now(datetime.timezone.utc)
+    if a.recovered:  # it ended when its output last changed, not now
+        last = last_written(a.results)
+        end = last and datetime.datetime.fromtimestamp(last, datetime.timezone.utc)
     started = datetime.datetime.fromisoformat(a.started.replace('Z', '+00:00'))
     rec = {
         'date': a.started,
@@ -209,11 +232,19 @@ def record(a):
         'reproduce': reproduce,
         'dmesg_clean': dmesg_clean(a.results),
         'guest_exit': number(rc),
-        'wall_s': round((end - started).total_seconds()),
+        'wall_s': round((end - started).total_seconds()) if end else None,
         'results_dir': os.path.basename(os.path.normpath(a.results)),
-        'source': 'make stress',
+        'source': 'make stress' + (' (recovered)' if a.recovered else ''),
     })
     return rec
+
+
+def last_written(results):
+    """When the newest file in the results directory was last written; None
+    if it holds none but the pending mark."""
+    times = [os.path.getmtime(os.path.join(results, f)) for f in os.listdir(results)
+             if not f.startswith(PENDING)]
+    return max(times) if times else None
 
 
 def append(ledger, rec):
@@ -378,49 +409,188 @@ def print_targets(runs, current):
         print(f'  {what}: {good:,} of {goal:,} ({100 * good / goal:.1f}%) in {len(mine) - len(bad)} run(s){tail}')
 
 
-def current_fingerprint():
-    import subprocess
-    out = subprocess.run(['bash', '-c', '. "$1/scripts/lib.sh" && code_fingerprint', '-', PROJECT_DIR],
+def from_lib_sh(command, what):
+    """What a shell command prints with scripts/lib.sh sourced."""
+    out = subprocess.run(['bash', '-c', '. "$1/scripts/lib.sh" && ' + command, '-', PROJECT_DIR],
                          capture_output=True, text=True)
     if out.returncode:
-        sys.exit(f'error: cannot compute the series fingerprint: {out.stderr.strip()}')
+        sys.exit(f'error: cannot compute {what}: {out.stderr.strip()}')
     return out.stdout.strip()
 
 
-def main():
-    if len(sys.argv) > 1 and sys.argv[1] == 'record':
-        p = argparse.ArgumentParser(prog='stress-report.py record')
-        p.add_argument('results')
-        p.add_argument('--ledger', default=LEDGER)
-        p.add_argument('--suite', required=True)
-        p.add_argument('--kernel', required=True, choices=FLAVOURS)
-        p.add_argument('--kout', required=True)
-        p.add_argument('--series', required=True)
-        p.add_argument('--started', required=True, help='UTC ISO date the run started')
-        p.add_argument('--mix', required=True)
-        p.add_argument('--reproduce', required=True, help='the make command; SEED=? is filled in')
-        p.add_argument('--verdict', default='', help='pass or fail (count-results.py), empty: not counted')
-        p.add_argument('--stopped', default='', help='the signal that stopped make stress')
-        for opt in ('duration', 'seed', 'reuse-target', 'wp-flip-ms', 'flip-storm', 'swap-pressure'):
-            p.add_argument('--' + opt, default='')
-        a = p.parse_args(sys.argv[2:])
+def current_fingerprint():
+    return from_lib_sh('code_fingerprint', 'the series fingerprint')
+
+
+def results_root():
+    return os.path.join(from_lib_sh('printf %s "$CACHE_DIR"', 'the cache directory'), 'results')
+
+
+def boot_id():
+    return first_line('/proc/sys/kernel/random/boot_id')
+
+
+def alive(pid):
+    try:
+        with open(f'/proc/{int(pid)}/cmdline', 'rb') as f:
+            return f.read()
+    except (OSError, ValueError):
+        return None
+
+
+def running(saved):
+    """Whether the run is still going: its make stress (the owner: boot id
+    and PID) lives, or a process (the guest's QEMU, vm.sh) names its results
+    directory, as make stress gave it or as an absolute path."""
+    if saved.get('boot_id') == boot_id() and b'stress.sh' in (alive(saved.get('pid')) or b''):
+        return True
+    names = {saved['argv'][0].encode(), os.path.abspath(saved['argv'][0]).encode()}
+    for pid in os.listdir('/proc'):
+        if pid.isdigit():
+            cmdline = alive(pid) or b''
+            if any(n in cmdline for n in names):
+                return True
+    return False
+
+
+def in_ledger(ledger, results, started):
+    """Whether the ledger already has the run (a record written before its
+    pending mark could be removed)."""
+    name = os.path.basename(os.path.normpath(results))
+    try:
+        return any(r.get('results_dir') == name and r.get('date') == started
+                   for r in load(ledger))
+    except OSError:
+        return False
+
+
+def warn(msg):
+    print(f'warning: {msg}', file=sys.stderr)
+
+
+def recover(results_root, ledger):
+    """Record, into this ledger, every run that make stress left pending for
+    it and that has ended. A run is claimed by renaming its mark (of two
+    recovers at once, one records it); on failure the mark is put back."""
+    try:
+        dirs = sorted(d for d in os.listdir(results_root) if d.startswith('stress-'))
+    except OSError:
+        return 0
+    done = 0
+    for d in dirs:
+        results = os.path.join(results_root, d)
         try:
-            rec = record(a)
-        except Exception as e:  # the run is recorded all the same
-            rec = {'date': a.started, 'kernel': a.kernel, 'series': a.series, 'mix': a.mix,
-                   'reuses': None, 'swapcache_reuses': None,
-                   'result': f'unknown: the record writer failed ({e!r}); see results_dir',
-                   'stopped': a.stopped, 'verdict': a.verdict,
-                   'results_dir': os.path.basename(os.path.normpath(a.results)), 'source': 'make stress'}
-        append(a.ledger, rec)
-        print(f"    ledger: {rec['result']}, {rec['reuses'] if rec['reuses'] is not None else 'no'} reuses"
-              f" -> {shown(a.ledger)}")
+            marks = sorted(f for f in os.listdir(results) if f.startswith(PENDING))
+        except OSError:
+            continue
+        for mark in marks:
+            # pending.json, or one a recover claimed and did not finish (killed).
+            if mark != PENDING and (mark.endswith('.tmp') or alive(mark.rsplit('-', 1)[-1])):
+                continue
+            path = os.path.join(results, mark)
+            try:
+                with open(path) as f:
+                    saved = json.load(f)
+                a = record_parser().parse_args(saved['argv'])
+            except (OSError, ValueError, TypeError, KeyError, SystemExit) as e:
+                warn(f'{path}: not a pending run make stress could have written ({e!r}); left alone')
+                continue
+            if os.path.realpath(a.ledger) != os.path.realpath(ledger) or running(saved):
+                continue  # another ledger's (a worktree's), or still going
+            claimed = os.path.join(results, f'{PENDING}.recovering-{os.getpid()}')
+            try:
+                os.rename(path, claimed)
+            except OSError:
+                continue
+            try:
+                if not in_ledger(ledger, results, a.started):
+                    a.recovered = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d')
+                    write_record(a, out=sys.stderr)
+                    done += 1
+                os.unlink(claimed)
+            except (Exception, SystemExit) as e:
+                warn(f'could not record the run in {results} ({e!r}); it stays pending')
+                try:
+                    os.rename(claimed, os.path.join(results, PENDING))
+                except OSError:
+                    pass
+    return done
+
+
+def record_parser():
+    p = argparse.ArgumentParser(prog='stress-report.py record')
+    p.add_argument('results')
+    p.add_argument('--ledger', default=LEDGER)
+    p.add_argument('--suite', required=True)
+    p.add_argument('--kernel', required=True, choices=FLAVOURS)
+    p.add_argument('--kout', required=True)
+    p.add_argument('--series', required=True)
+    p.add_argument('--started', required=True, help='UTC ISO date the run started')
+    p.add_argument('--mix', required=True)
+    p.add_argument('--reproduce', required=True, help='the make command; SEED=? is filled in')
+    p.add_argument('--verdict', default='', help='pass or fail (count-results.py), empty: not counted')
+    p.add_argument('--stopped', default='', help='the signal that stopped make stress')
+    for opt in ('duration', 'seed', 'reuse-target', 'wp-flip-ms', 'flip-storm', 'swap-pressure'):
+        p.add_argument('--' + opt, default='')
+    p.set_defaults(recovered='')
+    return p
+
+
+def write_record(a, out=sys.stdout):
+    """Append the run's record to the ledger, then drop its pending mark."""
+    try:
+        rec = record(a)
+    except Exception as e:  # the run is recorded all the same
+        rec = {'date': a.started, 'kernel': a.kernel, 'series': a.series, 'mix': a.mix,
+               'reuses': None, 'swapcache_reuses': None,
+               'result': f'unknown: the record writer failed ({e!r}); see results_dir',
+               'stopped': a.stopped, 'verdict': a.verdict,
+               'results_dir': os.path.basename(os.path.normpath(a.results)),
+               'source': 'make stress' + (' (recovered)' if a.recovered else '')}
+    append(a.ledger, rec)
+    try:
+        os.unlink(os.path.join(a.results, PENDING))
+    except OSError:
+        pass
+    print(f"    ledger: {os.path.basename(os.path.normpath(a.results))}: {rec['result']}, "
+          f"{rec['reuses'] if rec['reuses'] is not None else 'no'} reuses -> {shown(a.ledger)}",
+          file=out)
+
+
+def main():
+    cmd = sys.argv[1] if len(sys.argv) > 1 else ''
+    if cmd == 'record':
+        write_record(record_parser().parse_args(sys.argv[2:]))
+        return 0
+    if cmd == 'pending':
+        argv = sys.argv[2:]
+        owner = argv.index('--owner') if '--owner' in argv else -1
+        if owner < 0 or owner + 1 >= len(argv):
+            sys.exit('error: pending needs --owner PID (the make stress that will record the run)')
+        pid = int(argv[owner + 1])
+        del argv[owner:owner + 2]
+        a = record_parser().parse_args(argv)  # the arguments record will get
+        path = os.path.join(a.results, PENDING)
+        with open(path + '.tmp', 'w') as f:
+            json.dump({'argv': argv, 'pid': pid, 'boot_id': boot_id()}, f)
+        os.rename(path + '.tmp', path)
+        return 0
+    if cmd == 'recover':
+        p = argparse.ArgumentParser(prog='stress-report.py recover')
+        p.add_argument('--ledger', default=LEDGER)
+        p.add_argument('--results-root', help='default: $CACHE_DIR/results')
+        a = p.parse_args(sys.argv[2:])
+        recover(a.results_root or results_root(), a.ledger)
         return 0
     p = argparse.ArgumentParser(description='Totals of the stress ledger per kernel flavour and series.')
     p.add_argument('--ledger', default=LEDGER)
     p.add_argument('--markdown', action='store_true', help="README's table")
     p.add_argument('--current', help='the current series fingerprint (default: computed)')
+    p.add_argument('--no-recover', action='store_true',
+                   help='do not first record the runs make stress was killed before recording')
     a = p.parse_args()
+    if not a.no_recover:
+        recover(results_root(), a.ledger)
     if not os.path.exists(a.ledger):
         sys.exit(f'error: no ledger at {a.ledger}: run make stress first')
     current = a.current or current_fingerprint()

@@ -49,24 +49,37 @@ bench | kcsan | kasan)
 	;;
 *) die "STRESS_KERNEL=$STRESS_KERNEL: use test (the debug kernel, default), bench, kcsan or kasan" ;;
 esac
-results=$CACHE_DIR/results/stress-$(date +%Y%m%d-%H%M%S)
-mkdir -p "$results"
 # Every run goes into the ledger, whatever its end (README, Stress):
-# record() runs once, at the end or from the EXIT trap.
+# record() runs once, at the end or from the EXIT trap. A make stress killed
+# outright (SIGKILL, or a session's end that kills it so) runs no trap: its
+# pending mark stays in its results directory, and the next make stress
+# (here, first thing) or make stress-report of the same ledger records it as
+# stopped from its output (stress-report.py recover).
 ledger=$PROJECT_DIR/bench/results/stress-ledger.jsonl
+python3 "$PROJECT_DIR/scripts/stress-report.py" recover --ledger "$ledger" \
+	--results-root "$CACHE_DIR/results" ||
+	warn "could not record the runs an earlier make stress was killed before recording"
+mkdir -p "$CACHE_DIR/results"
+results=$CACHE_DIR/results/stress-$(date +%Y%m%d-%H%M%S)
+# A directory of its own, also for two runs started in the same second.
+mkdir "$results" 2>/dev/null || { results+=-$$ && mkdir "$results"; }
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 series=$(code_fingerprint)
 reproduce="make stress MIX=${MIX:-hostile} DURATION=$duration${REUSE_TARGET:+ REUSE_TARGET=$REUSE_TARGET}${WP_FLIP_MS:+ WP_FLIP_MS=$WP_FLIP_MS}${FLIP_STORM:+ FLIP_STORM=$FLIP_STORM}${SWAP_PRESSURE:+ SWAP_PRESSURE=$SWAP_PRESSURE}${STRESS_KERNEL:+ STRESS_KERNEL=$STRESS_KERNEL} SEED=?"
+run=("$results" --ledger "$ledger"
+	--suite "$suite" --kernel "${STRESS_KERNEL:-test}" --kout "$KOUT" --series "$series"
+	--started "$started" --mix "${MIX:-hostile}" --reproduce "$reproduce"
+	--duration "$duration" --seed "${SEED:-}"
+	--reuse-target "${REUSE_TARGET:-}" --wp-flip-ms "${WP_FLIP_MS:-}"
+	--flip-storm "${FLIP_STORM:-}" --swap-pressure "${SWAP_PRESSURE:-}")
+python3 "$PROJECT_DIR/scripts/stress-report.py" pending "${run[@]}" --owner $$ ||
+	warn "could not mark this run pending: if make stress is killed outright, the ledger will not have it"
 verdict='' stopped='' stop_status='' recorded='' vm=''
 record() {
 	[ -z "$recorded" ] || return 0
 	recorded=1
-	python3 "$PROJECT_DIR/scripts/stress-report.py" record "$results" --ledger "$ledger" \
-		--suite "$suite" --kernel "${STRESS_KERNEL:-test}" --kout "$KOUT" --series "$series" \
-		--started "$started" --mix "${MIX:-hostile}" --reproduce "$reproduce" \
-		--verdict "$verdict" --stopped "$stopped" --duration "$duration" --seed "${SEED:-}" \
-		--reuse-target "${REUSE_TARGET:-}" --wp-flip-ms "${WP_FLIP_MS:-}" \
-		--flip-storm "${FLIP_STORM:-}" --swap-pressure "${SWAP_PRESSURE:-}" ||
+	python3 "$PROJECT_DIR/scripts/stress-report.py" record "${run[@]}" \
+		--verdict "$verdict" --stopped "$stopped" ||
 		warn "could not append this run to $ledger (its output is in $results)"
 }
 on_exit() {
@@ -89,7 +102,7 @@ trap 'stop SIGHUP 129' HUP
 step "Stress, ${MIX:-hostile} mix: ${duration}s on $(cat "$KOUT/include/config/kernel.release") ($KOUT; output in $results)"
 # The guest does not inherit our environment: pass it on the command line.
 # In the background, so that a signal's trap runs while the guest does.
-VM_OUT=$results VM_TIMEOUT=$((duration + 900)) "$PROJECT_DIR/scripts/vm.sh" \
+VM_OUT=$results VM_TIMEOUT=$((duration + 1800)) "$PROJECT_DIR/scripts/vm.sh" \
 	env STRESS_SECONDS="$duration" STRESS_SEED="${SEED:-}" STRESS_REUSE_TARGET="${REUSE_TARGET:-}" \
 	STRESS_WP_FLIP_MS="${WP_FLIP_MS:-}" STRESS_FLIP_STORM="${FLIP_STORM:-}" \
 	STRESS_SWAP_PRESSURE="${SWAP_PRESSURE:-}" \
