@@ -475,8 +475,7 @@ def recover(results_root, ledger):
     try:
         dirs = sorted(d for d in os.listdir(results_root) if d.startswith('stress-'))
     except OSError:
-        return 0
-    done = 0
+        return
     for d in dirs:
         results = os.path.join(results_root, d)
         try:
@@ -506,7 +505,6 @@ def recover(results_root, ledger):
                 if not in_ledger(ledger, results, a.started):
                     a.recovered = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d')
                     write_record(a, out=sys.stderr)
-                    done += 1
                 os.unlink(claimed)
             except (Exception, SystemExit) as e:
                 warn(f'could not record the run in {results} ({e!r}); it stays pending')
@@ -514,7 +512,6 @@ def recover(results_root, ledger):
                     os.rename(claimed, os.path.join(results, PENDING))
                 except OSError:
                     pass
-    return done
 
 
 def record_parser():

@@ -102,7 +102,9 @@ trap 'stop SIGHUP 129' HUP
 step "Stress, ${MIX:-hostile} mix: ${duration}s on $(cat "$KOUT/include/config/kernel.release") ($KOUT; output in $results)"
 # The guest does not inherit our environment: pass it on the command line.
 # In the background, so that a signal's trap runs while the guest does.
-VM_OUT=$results VM_TIMEOUT=$((duration + 1800)) "$PROJECT_DIR/scripts/vm.sh" \
+# The guest's limit: its boot's (vm.sh's VM_BOOT_TIMEOUT), the run, and 15
+# minutes for the checks after it.
+VM_OUT=$results VM_TIMEOUT=$((${VM_BOOT_TIMEOUT:-900} + duration + 900)) "$PROJECT_DIR/scripts/vm.sh" \
 	env STRESS_SECONDS="$duration" STRESS_SEED="${SEED:-}" STRESS_REUSE_TARGET="${REUSE_TARGET:-}" \
 	STRESS_WP_FLIP_MS="${WP_FLIP_MS:-}" STRESS_FLIP_STORM="${FLIP_STORM:-}" \
 	STRESS_SWAP_PRESSURE="${SWAP_PRESSURE:-}" \
