@@ -28,9 +28,8 @@
  * cow_ksm and ksm_wp_reuse from /proc/vmstat, the fraction of pages that kept
  * their PFN, and a full check of every page's contents (a wrong page is a
  * hard error). Before the write, every CPU's LRU batches are drained (a
- * batch holds a reference, which makes the fault copy) and the process stays
- * on one CPU, so that batches refilled afterwards are the local one, which
- * the fault path drains itself.
+ * batch holds a reference, which makes the fault copy), with move_pages(),
+ * which migrates nothing, and the process stays on one CPU.
  *
  * The pressure workload (-p) is ksm_on and ksm_off on a host short of memory:
  * half of the KSM pages are swapped out before the write, and the cgroup's
@@ -283,30 +282,33 @@ static long scenario_verify(char *area, long n, uint64_t key,
 
 /* ---- LRU batches -------------------------------------------------------- */
 
-enum drain_method { DRAIN_COMPACT, DRAIN_DROP_CACHES, DRAIN_NONE };
+enum drain_method { DRAIN_MOVE_PAGES, DRAIN_COMPACT, DRAIN_DROP_CACHES, DRAIN_NONE };
 static const char *const drain_names[] = {
+	[DRAIN_MOVE_PAGES]	= "move_pages",
 	[DRAIN_COMPACT]		= "compact_memory",
 	[DRAIN_DROP_CACHES]	= "drop_caches",
 	[DRAIN_NONE]		= "none",
 };
 
-static enum drain_method drain = DRAIN_COMPACT;
+static enum drain_method drain = DRAIN_MOVE_PAGES;
 
 /*
- * Empty every CPU's LRU batches: a batch holds a reference on each folio in
- * it, and ksmd's batch on another CPU would make our faults see a second
- * reference and copy. Both files call lru_add_drain_all(). Compaction may
- * then migrate our pages; a migrated page lands in this CPU's batch, which
- * the anon fault path drains itself, so we stay on this CPU
- * (pin_to_this_cpu()) and read PFNs only after the drain. The KSM path
- * does not drain (review round 2 dropped it): a KSM page still in a batch
- * then copies, with the verdict refcount.
+ * Empty every CPU's LRU batches before the write; drain_lru_move_pages()
+ * says why. compact_memory and drop_caches call lru_add_drain_all() too;
+ * they stay as options to compare with: compaction then migrates pages into
+ * this CPU's batch, where a KSM page copies (the copies earlier runs counted
+ * in allocs_per_reused_fault), and drop_caches drops the page cache.
  */
 static void drain_lru_all(void)
 {
 	const char *path;
 
 	switch (drain) {
+	case DRAIN_MOVE_PAGES:
+		if (drain_lru_move_pages())
+			die("move_pages() to drain the LRU batches: %s (-D drop_caches does without)",
+			    strerror(errno));
+		return;
 	case DRAIN_COMPACT:
 		path = COMPACT_MEMORY;
 		break;
@@ -1600,9 +1602,10 @@ static void check_interfaces(bool need_ksm, bool need_kpageflags)
 		die("must run as root (PFNs in /proc/self/pagemap, KSM knobs, LRU drain)");
 	open_pagemap();
 
-	if (drain == DRAIN_COMPACT && !file_exists(COMPACT_MEMORY)) {
-		warn("%s missing (CONFIG_COMPACTION=n): draining with %s",
-		     COMPACT_MEMORY, DROP_CACHES);
+	/* Zero pages: is there a move_pages()? (no drain: see bench-steps.py) */
+	if (drain == DRAIN_MOVE_PAGES && syscall(__NR_move_pages, 0, 0UL, NULL, NULL, NULL, 0)) {
+		warn("move_pages() cannot drain the LRU batches (%s): draining with %s",
+		     strerror(errno), DROP_CACHES);
 		drain = DRAIN_DROP_CACHES;
 	}
 	if (!need_ksm)
@@ -1641,8 +1644,10 @@ static void print_help(FILE *f)
 		"  -s, --scenario NAME   run only ksm_on, ksm_off, anon_reuse or anon_cow\n"
 		"  -o, --output FILE     also write the results to FILE as JSON\n"
 		"  -D, --drain METHOD    how every CPU's LRU batches are emptied before the\n"
-		"                        write: compact_memory (default), drop_caches (drops\n"
-		"                        the page cache too) or none (KSM faults may copy)\n"
+		"                        write: move_pages (default: a page of ours to its\n"
+		"                        own node), compact_memory (migrated KSM pages then\n"
+		"                        sit in a batch and copy), drop_caches (drops the\n"
+		"                        page cache too) or none (KSM faults may copy)\n"
 		"  -S, --seed SEED       seeds page contents and the churn (default 1)\n"
 		"  -c, --churn           run the churn workload instead: workers sharing most\n"
 		"                        of their pages write, die and restart while ksmd\n"
@@ -1665,8 +1670,8 @@ static void print_help(FILE *f)
 		"the write loop. The setup is light for this process: ksmd merges in its own\n"
 		"thread while we sleep. Besides the timed loop (one fault per page), this\n"
 		"process fills the pages (one fault per page; twice as many for the KSM\n"
-		"twins), reads PFNs, checks contents and drains the LRU batches (compaction\n"
-		"in this process's kernel context, visible as such in perf record). So\n"
+		"twins), reads PFNs, checks contents and drains the LRU batches (in this\n"
+		"process's kernel context, visible as such in perf record). So\n"
 		"task-clock and page-faults mostly reflect the write loop and the fills:\n"
 		"compare scenarios with each other, and use larger -n or -r to dilute setup.\n"
 		"\n"

@@ -99,22 +99,16 @@ static unsigned long long vmstat_get(const char *name)
 	return v;
 }
 
-/*
- * Drain every CPU's LRU batches. A batch holds a reference on each folio in
- * it; ksmd's batch on another CPU would make the fault see a second reference
- * and copy. Writing compact_memory calls lru_add_drain_all() first; the
- * compaction after it may migrate our pages, and a migrated page lands in the
- * batch of this CPU, which the fault path drains itself (we stay on it).
- */
+/* Drain every CPU's LRU batches (drain_lru_move_pages() says why and how). */
 static void drain_lru_all(void)
 {
 	static bool warned;
 
-	if (write_file(COMPACT_MEMORY, "1", 1) == 0 || warned)
+	if (drain_lru_move_pages() == 0 || warned)
 		return;
 	warned = true;
-	say("warning: cannot write %s (%s): other CPUs' LRU batches are not drained, ",
-	    COMPACT_MEMORY, strerror(errno));
+	say("warning: cannot drain the LRU batches with move_pages() (%s): ",
+	    strerror(errno));
 	say("some faults may copy\n");
 }
 

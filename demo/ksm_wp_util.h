@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/kernel-page-flags.h>
@@ -40,6 +41,9 @@
 #endif
 #ifndef KPF_KSM
 #define KPF_KSM			21
+#endif
+#ifndef MPOL_MF_MOVE
+#define MPOL_MF_MOVE		(1 << 1)
 #endif
 
 #define __printf(a, b)		__attribute__((format(printf, a, b)))
@@ -302,6 +306,44 @@ static inline int pin_to_this_cpu(void)
 	if (sched_setaffinity(0, sizeof(set), &set))
 		return -1;
 	return cpu;
+}
+
+/*
+ * Empty every CPU's LRU batches. A batch holds a reference on each folio in
+ * it, and the KSM write fault does not drain (the anon one drains its own
+ * CPU's): a KSM page still in a batch, ksmd's or ours, is seen with a second
+ * reference and copied, verdict refcount. move_pages() with a target node
+ * drains every CPU's batches before it looks at a page (do_pages_move() ->
+ * lru_cache_disable() -> __lru_add_drain_all(true)); moving a page of our
+ * own to the node it is on changes nothing else. Writing compact_memory
+ * drains too, but compaction then migrates pages, and each migrated folio
+ * lands in this CPU's batch (migrate_folio_move() -> folio_add_lru()) with
+ * its reference: the KSM faults that copied in the benchmark's timed rounds.
+ * Returns 0, or -1 with errno set (ENOSYS: no CONFIG_NUMA).
+ */
+static inline int drain_lru_move_pages(void)
+{
+	static char *page;
+	int status = -1, node;
+	void *p;
+
+	if (!page) {
+		p = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return -1;
+		page = p;
+	}
+	page[0] = 1;		/* present: move_pages() reports its node */
+	p = page;
+	if (syscall(__NR_move_pages, 0, 1UL, &p, NULL, &status, 0))
+		return -1;
+	if (status < 0) {
+		errno = -status;
+		return -1;
+	}
+	node = status;
+	return syscall(__NR_move_pages, 0, 1UL, &p, &node, &status, MPOL_MF_MOVE) ? -1 : 0;
 }
 
 static inline char *map_area(long n)

@@ -6,11 +6,12 @@ Run by scripts/bench.sh as
 against a guest that QEMU serves on PORT (vm.sh VM_GDB_PORT) and that runs
 scripts/guest-bench.sh PARTS=steps. The guest writes its /proc/kallsyms to
 STEPS_DIR and waits for STEPS_DIR/armed; then it runs one timed write per
-scenario, each right after writing /proc/sys/vm/compact_memory.
+scenario, each right after the benchmark's LRU drain (move_pages()).
 
-Each write to compact_memory (sysctl_compaction_handler) opens a window: the
-next STEPS_FAULTS page faults taken from user space are single-stepped from
-the exception's first instruction until the return to user space, and every
+Each drain opens a window (lru_cache_disable(), which move_pages() calls to
+move a page and nothing else calls here): the next STEPS_FAULTS page faults
+taken from user space are single-stepped from the exception's first
+instruction until the return to user space, and every
 instruction is counted against the kernel symbol it belongs to. QEMU's
 gdbstub steps with interrupts and timers masked, so a count is the fault's
 own path, and the same path gives the same count. The counts go to
@@ -63,7 +64,7 @@ def main():
         i = bisect.bisect_right(addrs, pc) - 1
         return names[i] if i >= 0 else hex(pc)
 
-    gate = where['sysctl_compaction_handler']
+    gate = where['lru_cache_disable']
     entry = where['asm_exc_page_fault']
     gdb.execute(f'break *{gate:#x}')
     gdb.execute(f'break *{entry:#x}')
