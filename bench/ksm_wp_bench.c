@@ -1764,7 +1764,7 @@ int main(int argc, char **argv)
 				if (!strcmp(optarg, drain_names[i]))
 					break;
 			if (i == ARRAY_SIZE(drain_names))
-				usage_error("-D wants compact_memory, drop_caches or none, not \"%s\"",
+				usage_error("-D wants move_pages, compact_memory, drop_caches or none, not \"%s\"",
 					    optarg);
 			drain = i;
 			bench_opt = true;

@@ -319,7 +319,7 @@ static inline int pin_to_this_cpu(void)
  * drains too, but compaction then migrates pages, and each migrated folio
  * lands in this CPU's batch (migrate_folio_move() -> folio_add_lru()) with
  * its reference: the KSM faults that copied in the benchmark's timed rounds.
- * Returns 0, or -1 with errno set (ENOSYS: no CONFIG_NUMA).
+ * Returns 0, or -1 with errno set (ENOSYS: no CONFIG_NUMA_MIGRATION).
  */
 static inline int drain_lru_move_pages(void)
 {
@@ -343,7 +343,8 @@ static inline int drain_lru_move_pages(void)
 		return -1;
 	}
 	node = status;
-	return syscall(__NR_move_pages, 0, 1UL, &p, &node, &status, MPOL_MF_MOVE) ? -1 : 0;
+	/* > 0: the page moved after all; the batches were drained anyway. */
+	return syscall(__NR_move_pages, 0, 1UL, &p, &node, &status, MPOL_MF_MOVE) < 0 ? -1 : 0;
 }
 
 static inline char *map_area(long n)
