@@ -29,7 +29,8 @@
  * their PFN, and a full check of every page's contents (a wrong page is a
  * hard error). Before the write, every CPU's LRU batches are drained (a
  * batch holds a reference, which makes the fault copy), with move_pages(),
- * which migrates nothing, and the process stays on one CPU.
+ * which migrates nothing; the process stays on one CPU, so that every
+ * fault of a round is timed on the same CPU and its caches.
  *
  * The pressure workload (-p) is ksm_on and ksm_off on a host short of memory:
  * half of the KSM pages are swapped out before the write, and the cgroup's
@@ -82,8 +83,6 @@
 #endif
 
 #define __noreturn		__attribute__((noreturn))
-
-#define DROP_CACHES		"/proc/sys/vm/drop_caches"
 
 #define DEFAULT_PAGES		16384
 #define DEFAULT_ROUNDS		5
@@ -291,6 +290,7 @@ static const char *const drain_names[] = {
 };
 
 static enum drain_method drain = DRAIN_MOVE_PAGES;
+static bool drain_asked;	/* -D given: no fallback to another method */
 
 /*
  * Empty every CPU's LRU batches before the write; drain_lru_move_pages()
@@ -832,7 +832,7 @@ static void run_bench(struct bench *b, const char *json_path)
 
 	b->cpu = pin_to_this_cpu();
 	if (b->cpu < 0)
-		warn("cannot pin to one CPU (%s): some KSM faults may copy", strerror(errno));
+		warn("cannot pin to one CPU (%s): faults may be timed on several", strerror(errno));
 	if (b->run[SC_KSM_ON] || b->run[SC_KSM_OFF])
 		ksmd_full_speed(2 * b->pages + 256);
 
@@ -1078,7 +1078,7 @@ static void run_pressure(long n, int rounds, uint64_t seed, const char *json_pat
 		    swap_kb, n, 2 * n * (page_size / 1024));
 	cpu = pin_to_this_cpu();
 	if (cpu < 0)
-		warn("cannot pin to one CPU (%s): some KSM faults may copy", strerror(errno));
+		warn("cannot pin to one CPU (%s): faults may be timed on several", strerror(errno));
 	ksmd_full_speed(2 * n + 256);
 	cgroup_enter();
 
@@ -1210,7 +1210,7 @@ static void run_pairs(long n, int rounds, uint64_t seed, const char *json_path)
 				die("out of memory");
 	cpu = pin_to_this_cpu();
 	if (cpu < 0)
-		warn("cannot pin to one CPU (%s): some KSM faults may copy", strerror(errno));
+		warn("cannot pin to one CPU (%s): faults may be timed on several", strerror(errno));
 	ksmd_full_speed(2 * n + 256);
 
 	progress(PROG ": pairs, %ld pairs, %d round%s, CPU %d\n",
@@ -1602,8 +1602,15 @@ static void check_interfaces(bool need_ksm, bool need_kpageflags)
 		die("must run as root (PFNs in /proc/self/pagemap, KSM knobs, LRU drain)");
 	open_pagemap();
 
-	/* Zero pages: is there a move_pages()? (no drain: see bench-steps.py) */
+	/*
+	 * Zero pages: is there a move_pages()? (no drain: see bench-steps.py).
+	 * Asked for by name (-D move_pages, as the stepped run does: its gdb
+	 * waits for the drain's lru_cache_disable()), there is no fallback.
+	 */
 	if (drain == DRAIN_MOVE_PAGES && syscall(__NR_move_pages, 0, 0UL, NULL, NULL, NULL, 0)) {
+		if (drain_asked)
+			die("-D move_pages: move_pages() cannot drain the LRU batches: %s",
+			    strerror(errno));
 		warn("move_pages() cannot drain the LRU batches (%s): draining with %s",
 		     strerror(errno), DROP_CACHES);
 		drain = DRAIN_DROP_CACHES;
@@ -1645,7 +1652,8 @@ static void print_help(FILE *f)
 		"  -o, --output FILE     also write the results to FILE as JSON\n"
 		"  -D, --drain METHOD    how every CPU's LRU batches are emptied before the\n"
 		"                        write: move_pages (default: a page of ours to its\n"
-		"                        own node), compact_memory (migrated KSM pages then\n"
+		"                        own node; drop_caches where it cannot, unless\n"
+		"                        named), compact_memory (migrated KSM pages then\n"
 		"                        sit in a batch and copy), drop_caches (drops the\n"
 		"                        page cache too) or none (KSM faults may copy)\n"
 		"  -S, --seed SEED       seeds page contents and the churn (default 1)\n"
@@ -1767,6 +1775,7 @@ int main(int argc, char **argv)
 				usage_error("-D wants move_pages, compact_memory, drop_caches or none, not \"%s\"",
 					    optarg);
 			drain = i;
+			drain_asked = true;
 			bench_opt = true;
 			break;
 		case 'S':

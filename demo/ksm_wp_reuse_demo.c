@@ -99,17 +99,26 @@ static unsigned long long vmstat_get(const char *name)
 	return v;
 }
 
-/* Drain every CPU's LRU batches (drain_lru_move_pages() says why and how). */
+/*
+ * Drain every CPU's LRU batches (drain_lru_move_pages() says why and how).
+ * Without move_pages(), drop_caches drains them too (and drops the page
+ * cache); with neither, say so once: faults may then copy.
+ */
 static void drain_lru_all(void)
 {
-	static bool warned;
+	static bool no_move_pages, warned;
 
-	if (drain_lru_move_pages() == 0 || warned)
+	if (!no_move_pages && drain_lru_move_pages() == 0)
+		return;
+	if (!no_move_pages) {
+		no_move_pages = true;
+		say("warning: move_pages() cannot drain the LRU batches (%s): draining with %s\n",
+		    strerror(errno), DROP_CACHES);
+	}
+	if (write_file(DROP_CACHES, "1", 1) == 0 || warned)
 		return;
 	warned = true;
-	say("warning: cannot drain the LRU batches with move_pages() (%s): ",
-	    strerror(errno));
-	say("some faults may copy\n");
+	say("warning: no LRU drain: %s: %s; faults may copy\n", DROP_CACHES, strerror(errno));
 }
 
 /* ---- page contents ---------------------------------------------------- */
@@ -432,7 +441,7 @@ int main(int argc, char **argv)
 	if (cpu >= 0)
 		say("running on CPU %d\n", cpu);
 	else
-		say("could not pin to one CPU: some faults may copy\n");
+		say("could not pin to one CPU: faults may run on several\n");
 
 	run_ksm_mode(&res[0], "1", n);
 	run_ksm_mode(&res[1], "0", n);

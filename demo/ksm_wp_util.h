@@ -51,6 +51,7 @@
 
 #define KSM_DIR			"/sys/kernel/mm/ksm/"
 #define COMPACT_MEMORY		"/proc/sys/vm/compact_memory"
+#define DROP_CACHES		"/proc/sys/vm/drop_caches"
 
 #define PM_PFN_MASK		((1ULL << 55) - 1)
 #define PM_PRESENT		(1ULL << 63)
@@ -293,7 +294,7 @@ static inline void ksmd_full_speed(unsigned long pages)
 
 /* ---- memory, PFNs, KSM flags ------------------------------------------- */
 
-/* Stay on the current CPU, so that any LRU batch holding our pages is local. */
+/* Stay on the current CPU: every fault of a measurement runs on one CPU. */
 static inline int pin_to_this_cpu(void)
 {
 	int cpu = sched_getcpu();

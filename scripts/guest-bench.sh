@@ -51,7 +51,7 @@ if [ "$PARTS" = steps ]; then
 	[ -e "$OUT/armed" ] || { echo "guest-bench.sh: gdb did not attach within 600 s" >&2; exit 1; }
 	for s in ksm_on anon_reuse; do
 		echo "== stepped: $s"
-		"$BENCH" -s "$s" -n "$PAGES" -r 1 -q
+		"$BENCH" -s "$s" -n "$PAGES" -r 1 -D move_pages -q
 	done
 	exit 0
 fi
