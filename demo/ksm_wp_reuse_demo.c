@@ -101,8 +101,9 @@ static unsigned long long vmstat_get(const char *name)
 
 /*
  * Drain every CPU's LRU batches (drain_lru_move_pages() says why and how).
- * Without move_pages(), drop_caches drains them too (and drops the page
- * cache); with neither, say so once: faults may then copy.
+ * After a failure of move_pages() (no CONFIG_NUMA_MIGRATION, or no memory
+ * for its page), drop_caches drains them for the rest of the run (and drops
+ * the page cache); with neither, warn once: faults may then copy.
  */
 static void drain_lru_all(void)
 {
@@ -112,13 +113,14 @@ static void drain_lru_all(void)
 		return;
 	if (!no_move_pages) {
 		no_move_pages = true;
-		say("warning: move_pages() cannot drain the LRU batches (%s): draining with %s\n",
-		    strerror(errno), DROP_CACHES);
+		fprintf(stderr, PROG ": warning: move_pages() cannot drain the LRU batches (%s): draining with %s\n",
+			strerror(errno), DROP_CACHES);
 	}
 	if (write_file(DROP_CACHES, "1", 1) == 0 || warned)
 		return;
 	warned = true;
-	say("warning: no LRU drain: %s: %s; faults may copy\n", DROP_CACHES, strerror(errno));
+	fprintf(stderr, PROG ": warning: no LRU drain: %s: %s; faults may copy\n",
+		DROP_CACHES, strerror(errno));
 }
 
 /* ---- page contents ---------------------------------------------------- */
