@@ -188,11 +188,13 @@ def trace_remove():
     os.rmdir(TRACE)
 
 
-def trace_on(pids):
+def trace_on(pids, counters):
     """Trace the events of the threads of the processes pids, and of every
     thread and process they create while the phase runs (a runtime starts GC
     and JIT threads on demand, a pre-fork server its workers): set_event_pid
-    with event-fork, each event tagged with its process."""
+    with event-fork, each event tagged with its process. Returns the vmstat
+    counters read as the events start: trace_off() reads them as they stop,
+    so that the counters and the trace cover the same window."""
     write(TRACE + "/trace", "")
     write(TRACE + "/options/event-fork", 1)
     write(TRACE + "/options/record-tgid", 1)
@@ -208,14 +210,18 @@ def trace_on(pids):
     write(TRACE + "/events/kmem/mm_page_alloc/filter", "0")  # the pid list filters
     write(TRACE + "/events/kmem/mm_page_alloc/enable", 1)
     write(TRACE + "/events/ksm/ksm_wp_reuse/enable", 1)
+    return vmstat(*counters)
 
 
-def trace_off(pids=None):
-    """What the traced threads did, by process: of the processes pids, or
-    (None) of every process traced, 0 for events whose process the trace
-    did not record."""
+def trace_off(counters):
+    """What the traced threads did, by process (0: events whose process the
+    trace did not record), and the vmstat counters read as the events stop,
+    before the trace is read: a runtime's own threads (a JVM's GC and JIT)
+    go on faulting while it is, which counters read after it would count and
+    the trace would not."""
     write(TRACE + "/events/ksm/ksm_wp_reuse/enable", 0)
     write(TRACE + "/events/kmem/mm_page_alloc/enable", 0)
+    v = vmstat(*counters)
     per = {}
     with open(TRACE + "/trace") as f:
         for line in f:
@@ -223,8 +229,6 @@ def trace_off(pids=None):
             if not m:
                 continue
             tgid, event, rest = int(m.group(1)) if m.group(1).isdigit() else 0, m.group(2), m.group(3)
-            if pids is not None and tgid not in pids:
-                continue
             d = per.setdefault(tgid, {"verdicts": {}, "allocs": 0})
             if event == "mm_page_alloc":
                 order = re.search(r"order=(\d+)", rest)
@@ -238,7 +242,17 @@ def trace_off(pids=None):
         if int(stats.split("overrun: ")[1].split()[0]):
             raise SystemExit(f"{PROG}: the trace buffer of {cpu} overran: enlarge buffer_size_kb")
     write(TRACE + "/set_event_pid", "")
-    return per
+    return per, v
+
+
+def trace_total(ds):
+    """The events of several processes of trace_off()'s, added up."""
+    t = {"verdicts": {}, "allocs": 0}
+    for d in ds:
+        t["allocs"] += d["allocs"]
+        for k, n in d["verdicts"].items():
+            t["verdicts"][k] = t["verdicts"].get(k, 0) + n
+    return t
 
 
 def ksm_pages():
@@ -370,8 +384,7 @@ def phase(name, procs, fresh=None):
     """One unit of work in each of procs, at once; what it cost, per instance
     (fresh: the one just started, whose unit is its first)."""
     counters = ("cow_ksm", "ksm_wp_reuse", "pswpin", "pswpout")
-    v0 = vmstat(*counters)
-    trace_on([p.pid for p in procs])
+    v0 = trace_on([p.pid for p in procs], counters)
     for p in procs:
         p.stdin.write("pass\n")
         p.stdin.flush()
@@ -384,12 +397,14 @@ def phase(name, procs, fresh=None):
                                f"(exit status {p.wait()}; its cgroup's memory.events: {events})")
         _, checksum, ns = line.split()
         out[p.pid] = {"checksum": int(checksum), "ns": int(ns)}
-    per = trace_off({p.pid for p in procs})
-    v1 = vmstat(*counters)
+    per, v1 = trace_off(counters)
     inst = [dict(out[p.pid], **per.get(p.pid, {"verdicts": {}, "allocs": 0}),
                  instance=p.index, first=p is fresh)
             for p in procs]
-    return dict({"phase": name, "instances": inst},
+    # Traced, but of no instance: a process an instance created, or (0) one
+    # whose tgid the trace did not record.
+    others = trace_total(d for pid, d in per.items() if pid not in {p.pid for p in procs})
+    return dict({"phase": name, "instances": inst, "unattributed": others},
                 **{k: v1[k] - v0[k] for k in counters})
 
 
