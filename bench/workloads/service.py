@@ -337,12 +337,13 @@ def phase(svc, name, during=None):
         log = f.read()
     svc.alive()
     empty = {"verdicts": {}, "allocs": 0}
-    workers = [d for pid, d in per.items() if pid not in (svc.master, 0)]
+    workers = [d for pid, d in per.items() if pid not in (svc.master, 0, "ksmd")]
     ph = {"phase": name, "wrk": wrk_result(out),
-          "service": trace_total(per.values()), "master": per.get(svc.master, empty),
+          "service": trace_total(d for pid, d in per.items() if pid != "ksmd"), "master": per.get(svc.master, empty),
           "workers": trace_total(workers), "unattributed": per.get(0, empty),
+          "ksmd": per.get("ksmd", empty),
           "workers_at_start": len(start_workers), "workers_traced": len(workers),
-          "workers_forked": len(set(per) - set(pids) - {0}),
+          "workers_forked": len(set(per) - set(pids) - {0, "ksmd"}),
           "workers_booted": log.count("Booting worker with pid"),
           "workers_recycled": log.count("Autorestarting worker"),
           "pages_shared": [k0["pages_shared"], k1["pages_shared"]],

@@ -317,7 +317,7 @@ def phase(name, guests, fresh=None):
         per, v1 = trace_off(counters)
     k1, ticks1 = ksm_counts(), ksmd_ticks()
     empty = {"verdicts": {}, "allocs": 0}
-    ph = {"phase": name, "unattributed": per.get(0, empty),
+    ph = {"phase": name, "unattributed": per.get(0, empty), "ksmd": per.get("ksmd", empty),
           "guests": [dict(per.get(g.pid, empty), guest=g.index, gen=g.gen, pid=g.pid,
                           first=g is fresh, units=done[g],
                           memory_current=int(read(g.cg + "/memory.current")),
