@@ -57,6 +57,8 @@ KSMD = {
 }
 CG = "/sys/fs/cgroup/ksm_workloads"
 TRACE = "/sys/kernel/tracing/instances/ksm_workloads"
+# The verdicts' own instance, with no pid list: see trace_on().
+VERDICTS = TRACE + "_verdicts"
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOOP_SWAP = os.path.join(HERE, "..", "..", "scripts", "guest-loop-swap.sh")
 # Heap.java's class, compiled by main() with the JRE's jdk.compiler module:
@@ -110,16 +112,24 @@ def vmstat(*keys):
     return {k: int(vals.get(k, 0)) for k in keys}
 
 
-def ksmd_ticks():
+def ksmd_pid():
+    """ksmd's pid, or None (no KSM)."""
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
                 if read(f"/proc/{pid}/comm") == "ksmd":
-                    f = read(f"/proc/{pid}/stat").rsplit(")", 1)[1].split()
-                    return int(f[11]) + int(f[12])  # utime + stime
+                    return int(pid)
             except OSError:
                 pass
-    return 0
+    return None
+
+
+def ksmd_ticks():
+    pid = ksmd_pid()
+    if pid is None:
+        return 0
+    f = read(f"/proc/{pid}/stat").rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])  # utime + stime
 
 
 def wait_scans(n, timeout=600):
@@ -179,23 +189,34 @@ def squeeze(cg, what):
 
 def trace_create(buffer_kb):
     """The tracefs instance TRACE, each CPU's buffer buffer_kb KiB."""
-    if not os.path.isdir(TRACE):
-        os.mkdir(TRACE)
-    write(TRACE + "/buffer_size_kb", buffer_kb)
+    for t in (TRACE, VERDICTS):
+        if not os.path.isdir(t):
+            os.mkdir(t)
+        write(t + "/buffer_size_kb", buffer_kb)
 
 
 def trace_remove():
     os.rmdir(TRACE)
+    os.rmdir(VERDICTS)
 
 
-def trace_on(pids):
-    """Trace the events of the threads of the processes pids, and of every
-    thread and process they create while the phase runs (a runtime starts GC
-    and JIT threads on demand, a pre-fork server its workers): set_event_pid
-    with event-fork, each event tagged with its process."""
-    write(TRACE + "/trace", "")
+def trace_on(pids, counters):
+    """Trace the page allocations of the threads of the processes pids, and
+    of every thread and process they create while the phase runs (a runtime
+    starts GC and JIT threads on demand, a pre-fork server its workers):
+    set_event_pid with event-fork, each event tagged with its process. The
+    verdicts are traced in an instance of their own, of every task: with the
+    pid list, a JVM's phases lost 1-5% of them (51 of 1082 in one), where a
+    run with none had every one; and ksmd takes KSM write faults too (an
+    unshare fault in the instance's mm to unmerge a page it cannot keep
+    merged, break_ksm()), which the counters count. Only the workload's
+    processes have KSM pages. Returns the vmstat counters read as the events
+    start: trace_off() reads them as they stop, so that the counters and the
+    trace cover the same window."""
+    for t in (TRACE, VERDICTS):
+        write(t + "/trace", "")
+        write(t + "/options/record-tgid", 1)
     write(TRACE + "/options/event-fork", 1)
-    write(TRACE + "/options/record-tgid", 1)
     tids = []
     for p in pids:
         try:
@@ -207,38 +228,54 @@ def trace_on(pids):
     write(TRACE + "/set_event_pid", " ".join(tids))
     write(TRACE + "/events/kmem/mm_page_alloc/filter", "0")  # the pid list filters
     write(TRACE + "/events/kmem/mm_page_alloc/enable", 1)
-    write(TRACE + "/events/ksm/ksm_wp_reuse/enable", 1)
+    write(VERDICTS + "/events/ksm/ksm_wp_reuse/enable", 1)
+    return vmstat(*counters)
 
 
-def trace_off(pids=None):
-    """What the traced threads did, by process: of the processes pids, or
-    (None) of every process traced, 0 for events whose process the trace
-    did not record."""
-    write(TRACE + "/events/ksm/ksm_wp_reuse/enable", 0)
+def trace_off(counters):
+    """What the traced tasks did, by process ("ksmd": ksmd's unshare faults,
+    0: events whose process the trace did not record), and the vmstat
+    counters read as the events stop, before the trace is read: a runtime's
+    own threads (a JVM's GC and JIT) go on faulting while it is, which
+    counters read after it would count and the trace would not."""
+    write(VERDICTS + "/events/ksm/ksm_wp_reuse/enable", 0)
     write(TRACE + "/events/kmem/mm_page_alloc/enable", 0)
+    v = vmstat(*counters)
+    ksmd = ksmd_pid()
     per = {}
-    with open(TRACE + "/trace") as f:
-        for line in f:
-            m = EVENT.search(line)
-            if not m:
-                continue
-            tgid, event, rest = int(m.group(1)) if m.group(1).isdigit() else 0, m.group(2), m.group(3)
-            if pids is not None and tgid not in pids:
-                continue
-            d = per.setdefault(tgid, {"verdicts": {}, "allocs": 0})
-            if event == "mm_page_alloc":
-                order = re.search(r"order=(\d+)", rest)
-                d["allocs"] += 1 << int(order.group(1)) if order else 1
-            else:
-                res = re.search(r"swapcache=(\d) result=(\w+)", rest)
-                key = ("swapcache " if res.group(1) == "1" else "") + res.group(2)
-                d["verdicts"][key] = d["verdicts"].get(key, 0) + 1
-    for cpu in os.listdir(TRACE + "/per_cpu"):
-        stats = read(f"{TRACE}/per_cpu/{cpu}/stats")
-        if int(stats.split("overrun: ")[1].split()[0]):
-            raise SystemExit(f"{PROG}: the trace buffer of {cpu} overran: enlarge buffer_size_kb")
+    for t in (TRACE, VERDICTS):
+        with open(t + "/trace") as f:
+            for line in f:
+                m = EVENT.search(line)
+                if not m:
+                    continue
+                tgid, event, rest = int(m.group(1)) if m.group(1).isdigit() else 0, m.group(2), m.group(3)
+                if tgid == ksmd:
+                    tgid = "ksmd"
+                d = per.setdefault(tgid, {"verdicts": {}, "allocs": 0})
+                if event == "mm_page_alloc":
+                    order = re.search(r"order=(\d+)", rest)
+                    d["allocs"] += 1 << int(order.group(1)) if order else 1
+                else:
+                    res = re.search(r"swapcache=(\d) result=(\w+)", rest)
+                    key = ("swapcache " if res.group(1) == "1" else "") + res.group(2)
+                    d["verdicts"][key] = d["verdicts"].get(key, 0) + 1
+        for cpu in os.listdir(t + "/per_cpu"):
+            stats = read(f"{t}/per_cpu/{cpu}/stats")
+            if int(stats.split("overrun: ")[1].split()[0]):
+                raise SystemExit(f"{PROG}: the trace buffer of {cpu} ({t}) overran: enlarge buffer_size_kb")
     write(TRACE + "/set_event_pid", "")
-    return per
+    return per, v
+
+
+def trace_total(ds):
+    """The events of several processes of trace_off()'s, added up."""
+    t = {"verdicts": {}, "allocs": 0}
+    for d in ds:
+        t["allocs"] += d["allocs"]
+        for k, n in d["verdicts"].items():
+            t["verdicts"][k] = t["verdicts"].get(k, 0) + n
+    return t
 
 
 def ksm_pages():
@@ -370,8 +407,7 @@ def phase(name, procs, fresh=None):
     """One unit of work in each of procs, at once; what it cost, per instance
     (fresh: the one just started, whose unit is its first)."""
     counters = ("cow_ksm", "ksm_wp_reuse", "pswpin", "pswpout")
-    v0 = vmstat(*counters)
-    trace_on([p.pid for p in procs])
+    v0 = trace_on([p.pid for p in procs], counters)
     for p in procs:
         p.stdin.write("pass\n")
         p.stdin.flush()
@@ -384,12 +420,15 @@ def phase(name, procs, fresh=None):
                                f"(exit status {p.wait()}; its cgroup's memory.events: {events})")
         _, checksum, ns = line.split()
         out[p.pid] = {"checksum": int(checksum), "ns": int(ns)}
-    per = trace_off({p.pid for p in procs})
-    v1 = vmstat(*counters)
+    per, v1 = trace_off(counters)
     inst = [dict(out[p.pid], **per.get(p.pid, {"verdicts": {}, "allocs": 0}),
                  instance=p.index, first=p is fresh)
             for p in procs]
-    return dict({"phase": name, "instances": inst},
+    # Traced, but of no instance: a process an instance created, or (0) one
+    # whose tgid the trace did not record.
+    others = trace_total(d for pid, d in per.items() if pid not in {p.pid for p in procs} | {"ksmd"})
+    return dict({"phase": name, "instances": inst, "unattributed": others,
+                 "ksmd": per.get("ksmd", {"verdicts": {}, "allocs": 0})},
                 **{k: v1[k] - v0[k] for k in counters})
 
 
@@ -504,10 +543,12 @@ def summary(run):
         for i in ph["instances"]:
             for k, n in i["verdicts"].items():
                 v[k] = v.get(k, 0) + n
-        s.append("%s: cow_ksm %d ksm_wp_reuse %d pswpin %d allocs %d verdicts %s ms %s" % (
+        kv = ph["ksmd"]["verdicts"]
+        s.append("%s: cow_ksm %d ksm_wp_reuse %d pswpin %d allocs %d verdicts %s%s ms %s" % (
             ph["phase"], ph["cow_ksm"], ph["ksm_wp_reuse"], ph["pswpin"],
             sum(i["allocs"] for i in ph["instances"]),
             " ".join(f"{k}={n}" for k, n in sorted(v.items())) or "-",
+            "".join(f" ksmd:{k}={n}" for k, n in sorted(kv.items())),
             "/".join("%.0f" % (i["ns"] / 1e6) for i in ph["instances"])))
     return "; ".join(s)
 

@@ -81,7 +81,7 @@ import time
 sys.dont_write_bytecode = True  # HERE is the host's tree, shared into the guest
 from run import (CG, KSM, KSMD, cgroup_parent, ksm_counts, ksm_stat, ksmd_ticks, loop_swap,  # noqa: E402
                  mapcount_sample, oom_kills, read, record_run, remove_cgroup, set_ksmd, squeeze,
-                 trace_create, trace_off, trace_on, trace_remove, vmstat, wait_merged, write)
+                 trace_create, trace_off, trace_on, trace_remove, trace_total, wait_merged, write)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SECONDS = int(os.environ.get("SERVICE_SECONDS", "25"))
@@ -309,11 +309,11 @@ def phase(svc, name, during=None):
     pids = [svc.master] + start_workers
     svc.check_opt_in(pids)
     counters = ("cow_ksm", "ksm_wp_reuse", "pswpin", "pswpout")
-    v0, k0, ticks0, oom0 = vmstat(*counters), ksm_counts(), ksmd_ticks(), oom_kills(svc.cg)
+    k0, ticks0, oom0 = ksm_counts(), ksmd_ticks(), oom_kills(svc.cg)
     log0 = os.path.getsize(svc.log)
     t0 = time.time()
     before = svc.sample(t0)
-    trace_on(pids)
+    v0 = trace_on(pids, counters)
     load = wrk(SECONDS)
     sampler = Sampler(svc, SECONDS, time.time())
     sampler.start()
@@ -327,8 +327,8 @@ def phase(svc, name, during=None):
             load.wait()
         sampler.stop.set()
         sampler.join()
-        per = trace_off()
-    v1, k1, ticks1 = vmstat(*counters), ksm_counts(), ksmd_ticks()
+        per, v1 = trace_off(counters)
+    k1, ticks1 = ksm_counts(), ksmd_ticks()
     after = svc.sample(t0)
     if sampler.error:
         raise sampler.error
@@ -337,20 +337,13 @@ def phase(svc, name, during=None):
         log = f.read()
     svc.alive()
     empty = {"verdicts": {}, "allocs": 0}
-
-    def total(ds):
-        t = {"verdicts": {}, "allocs": 0}
-        for d in ds:
-            t["allocs"] += d["allocs"]
-            for k, n in d["verdicts"].items():
-                t["verdicts"][k] = t["verdicts"].get(k, 0) + n
-        return t
-    workers = [d for pid, d in per.items() if pid not in (svc.master, 0)]
+    workers = [d for pid, d in per.items() if pid not in (svc.master, 0, "ksmd")]
     ph = {"phase": name, "wrk": wrk_result(out),
-          "service": total(per.values()), "master": per.get(svc.master, empty),
-          "workers": total(workers), "unattributed": per.get(0, empty),
+          "service": trace_total(d for pid, d in per.items() if pid != "ksmd"), "master": per.get(svc.master, empty),
+          "workers": trace_total(workers), "unattributed": per.get(0, empty),
+          "ksmd": per.get("ksmd", empty),
           "workers_at_start": len(start_workers), "workers_traced": len(workers),
-          "workers_forked": len(set(per) - set(pids) - {0}),
+          "workers_forked": len(set(per) - set(pids) - {0, "ksmd"}),
           "workers_booted": log.count("Booting worker with pid"),
           "workers_recycled": log.count("Autorestarting worker"),
           "pages_shared": [k0["pages_shared"], k1["pages_shared"]],

@@ -83,7 +83,7 @@ import time
 sys.dont_write_bytecode = True  # HERE is the host's tree, shared into the guest
 from run import (CG, KSM, KSMD, cgroup_parent, ksm_counts, ksm_stat, ksmd_ticks, loop_swap,  # noqa: E402
                  mapcount_sample, oom_kills, read, record_run, remove_cgroup, set_ksmd, squeeze,
-                 trace_create, trace_off, trace_on, trace_remove, vmstat, wait_merged, write)
+                 trace_create, trace_off, trace_on, trace_remove, wait_merged, write)
 
 KERNEL = os.environ.get("NESTED_KERNEL", "")
 INITRD = os.environ.get("NESTED_INITRD", "")
@@ -297,7 +297,7 @@ def phase(name, guests, fresh=None):
     for g in guests:
         g.alive()
     counters = ("cow_ksm", "ksm_wp_reuse", "pswpin", "pswpout")
-    v0, k0, ticks0 = vmstat(*counters), ksm_counts(), ksmd_ticks()
+    k0, ticks0 = ksm_counts(), ksmd_ticks()
     oom0 = {g: oom_kills(g.cg) for g in guests}
     t0 = time.time()
     # Whose the KSM pages are: how many each guest's QEMU maps (its RAM is
@@ -306,7 +306,7 @@ def phase(name, guests, fresh=None):
     owners = {f"guest{g.index}": [g.pid] for g in guests}
     samples = [mapcount_sample(CG, t0, owners)]
     done = {g: [] for g in guests}
-    trace_on([g.pid for g in guests])
+    v0 = trace_on([g.pid for g in guests], counters)
     try:
         for k in range(UNITS):
             for g, u in units(guests, name, k).items():
@@ -314,10 +314,10 @@ def phase(name, guests, fresh=None):
             # Between rounds of units, so that the walk delays none.
             samples.append(mapcount_sample(CG, t0, owners))
     finally:
-        per = trace_off()
-    v1, k1, ticks1 = vmstat(*counters), ksm_counts(), ksmd_ticks()
+        per, v1 = trace_off(counters)
+    k1, ticks1 = ksm_counts(), ksmd_ticks()
     empty = {"verdicts": {}, "allocs": 0}
-    ph = {"phase": name, "unattributed": per.get(0, empty),
+    ph = {"phase": name, "unattributed": per.get(0, empty), "ksmd": per.get("ksmd", empty),
           "guests": [dict(per.get(g.pid, empty), guest=g.index, gen=g.gen, pid=g.pid,
                           first=g is fresh, units=done[g],
                           memory_current=int(read(g.cg + "/memory.current")),
