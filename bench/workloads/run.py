@@ -26,9 +26,11 @@ node, java):
            back, and ksmd gets two full scans;
   stopped  the last instance is SIGKILLed and its cgroup removed; the
            survivors do one unit of work.
-Each phase records, per instance (its threads, and those it starts during
-the phase: set_event_pid with event-fork): the tracepoint's verdicts
-(ksm:ksm_wp_reuse), the pages it allocated (kmem:mm_page_alloc), the
+Each phase records, per instance: the tracepoint's verdicts
+(ksm:ksm_wp_reuse, every task's, each given to its process; ksmd's and
+any other process's apart, as "ksmd" and "unattributed"), the pages it
+allocated (kmem:mm_page_alloc, of its threads and of those it starts
+during the phase: set_event_pid with event-fork), the
 unit's time and its checksum; for the whole guest, the cow_ksm,
 ksm_wp_reuse, pswpin and pswpout counters. The run also records ksmd's CPU time and
 pages_sharing. A run in which an instance dies (an OOM kill under the
@@ -189,15 +191,20 @@ def squeeze(cg, what):
 
 def trace_create(buffer_kb):
     """The tracefs instance TRACE, each CPU's buffer buffer_kb KiB."""
-    for t in (TRACE, VERDICTS):
-        if not os.path.isdir(t):
-            os.mkdir(t)
-        write(t + "/buffer_size_kb", buffer_kb)
+    try:
+        for t, kb in ((TRACE, buffer_kb), (VERDICTS, 4096)):  # one event per KSM write fault
+            if not os.path.isdir(t):
+                os.mkdir(t)
+            write(t + "/buffer_size_kb", kb)
+    except OSError:
+        trace_remove()
+        raise
 
 
 def trace_remove():
-    os.rmdir(TRACE)
-    os.rmdir(VERDICTS)
+    for t in (TRACE, VERDICTS):
+        if os.path.isdir(t):
+            os.rmdir(t)
 
 
 def trace_on(pids, counters):

@@ -45,8 +45,10 @@ ksmd gets at least three full scans between phases, with no load, and
 more while it still merges (wait_merged(): a service's load comes in
 bursts; and a phase starts from merged pages, not from ksmd's pace). Each phase records wrk's requests per second and latency
 percentiles, the checks' counts, the tracepoint's verdicts and the pages
-allocated by the master and the workers (every thread, and every worker
-forked during the phase: set_event_pid with event-fork), the workers
+allocated by the master and the workers (the verdicts of every task, each
+given to its process, ksmd's apart; the allocations of every thread, and
+of every worker forked during the phase: set_event_pid with event-fork),
+the workers
 booted and recycled (gunicorn's log), ksm's pages_shared and
 pages_sharing, ksmd's CPU time and full scans, the swap counters, OOM
 kills, and SERVICE_SAMPLES times during the phase every KSM page's
@@ -337,6 +339,8 @@ def phase(svc, name, during=None):
         log = f.read()
     svc.alive()
     empty = {"verdicts": {}, "allocs": 0}
+    # Only the service opted in to KSM: a process with verdicts but the
+    # master, ksmd and 0 (its process not recorded) is a worker.
     workers = [d for pid, d in per.items() if pid not in (svc.master, 0, "ksmd")]
     ph = {"phase": name, "wrk": wrk_result(out),
           "service": trace_total(d for pid, d in per.items() if pid != "ksmd"), "master": per.get(svc.master, empty),

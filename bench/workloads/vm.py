@@ -40,7 +40,8 @@ rounds), all guests boot at once, ksmd merges them (wait_merged()), then:
 ksmd merges again between phases. The shutdown comes last so that every
 other phase has all the guests (as in run.py, where the stopped phase is
 last).
-Each phase records, per guest: the tracepoint's verdicts and the pages
+Each phase records, per guest: the tracepoint's verdicts (every task's,
+each given to its process; ksmd's and any other's apart) and the pages
 allocated by every thread of its QEMU process (vCPU, I/O and RCU threads,
 and those QEMU starts during the phase: set_event_pid with event-fork), the
 units' checksums and times (centiseconds of the guest's own uptime, as it
@@ -83,7 +84,7 @@ import time
 sys.dont_write_bytecode = True  # HERE is the host's tree, shared into the guest
 from run import (CG, KSM, KSMD, cgroup_parent, ksm_counts, ksm_stat, ksmd_ticks, loop_swap,  # noqa: E402
                  mapcount_sample, oom_kills, read, record_run, remove_cgroup, set_ksmd, squeeze,
-                 trace_create, trace_off, trace_on, trace_remove, wait_merged, write)
+                 trace_create, trace_off, trace_on, trace_remove, trace_total, wait_merged, write)
 
 KERNEL = os.environ.get("NESTED_KERNEL", "")
 INITRD = os.environ.get("NESTED_INITRD", "")
@@ -317,7 +318,8 @@ def phase(name, guests, fresh=None):
         per, v1 = trace_off(counters)
     k1, ticks1 = ksm_counts(), ksmd_ticks()
     empty = {"verdicts": {}, "allocs": 0}
-    ph = {"phase": name, "unattributed": per.get(0, empty), "ksmd": per.get("ksmd", empty),
+    others = trace_total(d for pid, d in per.items() if pid not in {g.pid for g in guests} | {"ksmd"})
+    ph = {"phase": name, "unattributed": others, "ksmd": per.get("ksmd", empty),
           "guests": [dict(per.get(g.pid, empty), guest=g.index, gen=g.gen, pid=g.pid,
                           first=g is fresh, units=done[g],
                           memory_current=int(read(g.cg + "/memory.current")),
